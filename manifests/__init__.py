@@ -1,0 +1,1 @@
+"""Manifest archives: build, sign and verify (see the archive format issue)."""

@@ -1,0 +1,177 @@
+"""Streaming CSV writer for one table: header, record batches, close.
+
+The writer never holds more than one record batch. It writes to a hidden temporary file in the
+destination folder and only renames it to its final name in :meth:`CsvTableWriter.close`, after
+an ``fsync``: a crash or an error leaves no half-written file under a final name.
+
+Formatting, the same for every exporter:
+
+* text cells are neutralised against spreadsheet formula injection (see :mod:`.cells`);
+* money and other decimals keep their exact scale (``45714.00``), with a decimal comma in the
+  ``excel-fr`` dialect;
+* dates are ISO 8601 calendar dates (``2025-03-31``); timestamps are UTC ISO 8601
+  (``2025-03-31T10:00:00Z``);
+* a NULL is an empty unquoted field, an empty string is ``""``.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from offboard.fsutil import fsync_dir, temp_name
+
+from .cells import neutralise
+from .dialects import Dialect
+
+if TYPE_CHECKING:
+    from exporters.base import Table
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _format_column(array: pa.Array, dialect: Dialect) -> pa.Array:
+    t = array.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return neutralise(array)
+    if pa.types.is_timestamp(t):
+        # cast to a zone-less timestamp first (the values are UTC already): formatting a
+        # zone-aware timestamp goes through the time-zone database and is ten times slower.
+        naive = array.cast(pa.timestamp(t.unit)) if t.tz is not None else array
+        text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
+        return pc.binary_join_element_wise(text, "Z" if t.tz is not None else "", "")
+    if dialect.decimal_comma and (pa.types.is_decimal(t) or pa.types.is_floating(t)):
+        return pc.replace_substring(array.cast(pa.string()), ".", ",")
+    return array
+
+
+def output_schema(schema: pa.Schema, dialect: Dialect) -> pa.Schema:
+    """The schema of the batches handed to Arrow's CSV writer."""
+    fields = []
+    for f in schema:
+        t = f.type
+        to_text = pa.types.is_timestamp(t) or (
+            dialect.decimal_comma and (pa.types.is_decimal(t) or pa.types.is_floating(t))
+        )
+        fields.append(pa.field(f.name, pa.string(), f.nullable) if to_text else f)
+    return pa.schema(fields)
+
+
+class CsvTableWriter:
+    """Write one table's record batches to ``path`` in ``dialect``.
+
+    Use as a context manager, or call :meth:`write_header`, :meth:`write_batch` and
+    :meth:`close` (or :meth:`abort`) yourself.
+    """
+
+    def __init__(self, path: Path, table: Table, dialect: Dialect) -> None:
+        self.path = path
+        self.table = table
+        self.dialect = dialect
+        self.schema = table.schema
+        self.rows = 0
+        self.bytes = 0
+        #: money totals: column -> currency ("" when the table has no currency) -> sum
+        self.totals: dict[str, dict[str, Decimal]] = {c: {} for c in table.money_columns}
+        self._tmp = temp_name(path)
+        self._out_schema = output_schema(self.schema, dialect)
+        self._sink: pa.NativeFile | None = None
+        self._writer: pacsv.CSVWriter | None = None
+        self._closed = False
+
+    # -- header / data / footer -------------------------------------------------------------
+    def write_header(self) -> None:
+        self._sink = pa.OSFile(str(self._tmp), "wb")
+        if self.dialect.bom:
+            self._sink.write(BOM)
+        options = pacsv.WriteOptions(
+            include_header=True,
+            delimiter=self.dialect.delimiter,
+            eol=self.dialect.eol,
+            quoting_style="needed",
+            batch_size=8192,
+        )
+        self._writer = pacsv.CSVWriter(self._sink, self._out_schema, write_options=options)
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None:
+            self.write_header()
+        assert self._writer is not None
+        if batch.schema != self.schema:
+            batch = batch.cast(self.schema)
+        if batch.num_rows == 0:
+            return
+        self._add_totals(batch)
+        columns = [_format_column(col, self.dialect) for col in batch.columns]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self._out_schema))
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        """Finish the file, make it durable and give it its final name."""
+        if self._closed:
+            return
+        if self._writer is None:
+            self.write_header()
+        assert self._writer is not None and self._sink is not None
+        self._writer.close()
+        self._sink.close()
+        fd = os.open(self._tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self._tmp, self.path)
+        fsync_dir(self.path.parent)
+        self.bytes = self.path.stat().st_size
+        self._closed = True
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self._closed = True
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        except Exception:  # the file is being thrown away; its own error does not matter
+            pass
+        if self._sink is not None and not self._sink.closed:
+            self._sink.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> CsvTableWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # -- totals -----------------------------------------------------------------------------
+    def _add_totals(self, batch: pa.RecordBatch) -> None:
+        money = self.table.money_columns
+        if not money:
+            return
+        if "currency" in self.schema.names:
+            grouped = (
+                pa.Table.from_batches([batch])
+                .group_by("currency")
+                .aggregate([(c, "sum") for c in money])
+                .to_pydict()
+            )
+            for i, currency in enumerate(grouped["currency"]):
+                for c in money:
+                    value = grouped[f"{c}_sum"][i]
+                    if value is not None:
+                        bucket = self.totals[c]
+                        bucket[currency or ""] = bucket.get(currency or "", Decimal(0)) + value
+        else:
+            for c in money:
+                value = pc.sum(batch.column(c)).as_py()
+                if value is not None:
+                    self.totals[c][""] = self.totals[c].get("", Decimal(0)) + value

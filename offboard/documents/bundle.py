@@ -1,0 +1,257 @@
+"""Bundling a kind's documents into a few PDFs with one bookmark per document.
+
+The bundle is built with qpdf through pikepdf, one part at a time: each document's pages are
+copied into the part as it arrives (qpdf copies stream data only when the part is saved, straight
+from the source file), and when the next document would push the part's total source size over
+the cap, the part is saved under a temporary name, renamed into place, and every source it held
+open is closed.
+
+Two pikepdf conveniences are avoided on purpose because they cost time proportional to the pages
+already in the part, which makes bundling quadratic: ``Pdf.pages.append``/``extend`` (we append
+the copied page objects to the page tree's ``/Kids`` ourselves) and ``OutlineItem(title, index)``
+(we write the outline dictionaries directly, pointing at the page objects we already hold).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
+
+from offboard.documents.copying import (
+    DocumentFault,
+    os_reason,
+    publish,
+    remove_quietly,
+    short_reason,
+)
+from offboard.errors import OutputError
+from offboard.fsutil import temp_name
+
+#: pages one part holds at most, whatever its size: qpdf keeps a part's page tree and every
+#: source's object table in memory (about 30 KB per small document), so a byte cap alone would
+#: let a part of tiny documents grow without bound
+MAX_PART_PAGES = 5_000
+#: sources one part keeps open by path at most; later ones are read into memory (bounded by
+#: the part's size cap), so a part of thousands of small documents needs few file descriptors
+DEFAULT_MAX_OPEN_FILES = 256
+#: how parts are saved: a /ID derived from the content (no timestamp or random part anywhere, so
+#: the same documents give the same bytes), stream data copied exactly as the sources hold it,
+#: small objects packed into object streams
+SAVE_OPTIONS: dict[str, Any] = {
+    "deterministic_id": True,
+    "stream_decode_level": pikepdf.StreamDecodeLevel.none,
+    "object_stream_mode": pikepdf.ObjectStreamMode.generate,
+}
+_MAX_TITLE = 250
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+# Pages copied without their source's /AcroForm make pikepdf warn at save time; the per-document
+# copies keep the forms, the bundle is for reading.
+warnings.filterwarnings(
+    "ignore", message=r"This document has \d+ form widget", module=re.escape(__name__)
+)
+
+
+def bookmark_title(number: str, date: str, party: str) -> str:
+    """``"<number> — <date> — <party>"``, leaving out empty parts and control characters."""
+    parts = [_CONTROL.sub(" ", p).strip() for p in (number, date, party)]
+    title = " — ".join(p for p in parts if p) or "document"
+    return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 1] + "…"
+
+
+def max_open_files() -> int:
+    """A share of this process's file-descriptor limit for one part's open sources."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return 64
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_OPEN_FILES
+    return max(8, min(DEFAULT_MAX_OPEN_FILES, soft // 4))
+
+
+@dataclass
+class _Part:
+    pdf: pikepdf.Pdf
+    tree: pikepdf.Object
+    kids: pikepdf.Object
+    sources: list[pikepdf.Pdf] = field(default_factory=list)
+    #: (bookmark title, first page object) per document
+    marks: list[tuple[str, pikepdf.Object]] = field(default_factory=list)
+    #: (temporary copy, final name) per document, renamed once the part is written
+    pending: list[tuple[Path, Path]] = field(default_factory=list)
+    pages: int = 0
+    bytes: int = 0
+    open_files: int = 0
+
+    def close(self) -> None:
+        for src in self.sources:
+            src.close()
+        self.sources.clear()
+        self.pdf.close()
+
+
+class BundleWriter:
+    """Write ``<folder>/<kind>-bundle-001.pdf``, ``-002``... from documents added in order.
+
+    A new part starts when the next document would take the sum of the part's document sizes
+    over ``cap_bytes`` or when the part already holds ``max_pages`` pages; a document bigger
+    than the cap gets a part of its own.
+
+    Call :meth:`add` per document, then :meth:`close`; on failure call :meth:`abort`. Output is
+    deterministic: the same documents in the same order give byte-identical parts.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        kind: str,
+        cap_bytes: int,
+        *,
+        max_pages: int = MAX_PART_PAGES,
+        max_open: int | None = None,
+    ) -> None:
+        if cap_bytes < 1:
+            raise ValueError(f"bundle cap must be at least 1 byte, not {cap_bytes}")
+        self.folder = folder
+        self.kind = kind
+        self.cap_bytes = cap_bytes
+        self.max_pages = max_pages
+        self.max_open = max_open_files() if max_open is None else max_open
+        #: parts written so far, in order
+        self.parts: list[Path] = []
+        #: pages in the parts written so far
+        self.pages = 0
+        self._part: _Part | None = None
+
+    def add(self, temp: Path, final: Path, size: int, title: str) -> int:
+        """Append the PDF at ``temp`` (``size`` bytes) with a bookmark; return its page count.
+
+        ``temp`` is renamed to ``final`` once its part is written and closed (a file that is
+        still open cannot be renamed everywhere), so a document reaches its final name only
+        after qpdf has read it whole. Raises :class:`DocumentFault` (``encrypted``,
+        ``unreadable: ...``) if qpdf cannot read it; the part is then left as it was.
+        """
+        part = self._part
+        if part is not None and part.pages and self._full(part, size):
+            self._flush()
+            part = None
+        if part is None:
+            part = self._part = _new_part()
+        by_path = part.open_files < self.max_open
+        try:
+            src = pikepdf.open(temp if by_path else io.BytesIO(temp.read_bytes()))
+        except pikepdf.PasswordError:
+            raise DocumentFault("encrypted") from None
+        except OSError as exc:
+            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+        except Exception as exc:
+            raise DocumentFault(f"unreadable: {short_reason(exc, temp, final.name)}") from None
+        try:
+            # objects copied before a failure are unreachable from the part: never written
+            copied = [part.pdf.copy_foreign(page.obj) for page in src.pages]
+        except Exception as exc:
+            src.close()
+            raise DocumentFault(f"unreadable: {short_reason(exc, temp, final.name)}") from None
+        if not copied:
+            src.close()
+            raise DocumentFault("unreadable: no pages")
+        part.sources.append(src)  # qpdf reads its streams when the part is saved
+        part.open_files += by_path
+        for page in copied:
+            page.Parent = part.tree
+            part.kids.append(page)
+        part.marks.append((title, copied[0]))
+        part.pending.append((temp, final))
+        part.pages += len(copied)
+        part.bytes += size
+        return len(copied)
+
+    def _full(self, part: _Part, size: int) -> bool:
+        return part.bytes + size > self.cap_bytes or part.pages >= self.max_pages
+
+    def close(self) -> None:
+        """Write the last part and give its documents their final names."""
+        if self._part is not None:
+            if self._part.pages:
+                self._flush()
+            else:
+                self.abort()
+
+    def abort(self) -> None:
+        """Drop the part being built: close its sources, remove its documents' temporary copies."""
+        part, self._part = self._part, None
+        if part is not None:
+            part.close()
+            for temp, _final in part.pending:
+                remove_quietly(temp)
+
+    def _flush(self) -> None:
+        part = self._part
+        assert part is not None
+        final = self.folder / f"{self.kind}-bundle-{len(self.parts) + 1:03d}.pdf"
+        _save(part, final)  # on failure the part stays current, for abort()
+        self._part = None
+        part.close()
+        self.parts.append(final)
+        self.pages += part.pages
+        for temp, doc in part.pending:
+            publish(temp, doc)
+
+
+def _save(part: _Part, final: Path) -> None:
+    """Write the part to a temporary name, then rename it to ``final``."""
+    temp = temp_name(final)
+    try:
+        part.tree.Count = part.pages
+        _write_outline(part.pdf, part.marks)
+        with open(temp, "wb") as fh:
+            part.pdf.save(fh, **SAVE_OPTIONS)
+        os.replace(temp, final)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise OutputError(f"cannot write {final}: {os_reason(exc)}") from exc
+    except pikepdf.PdfError as exc:
+        remove_quietly(temp)
+        reason = short_reason(exc, temp, final.name)
+        raise OutputError(f"cannot write {final}: {reason}") from exc
+    except BaseException:
+        remove_quietly(temp)
+        raise
+
+
+def _new_part() -> _Part:
+    pdf = pikepdf.new()
+    tree = pdf.Root.Pages
+    return _Part(pdf=pdf, tree=tree, kids=tree.Kids)
+
+
+def _write_outline(pdf: pikepdf.Pdf, marks: list[tuple[str, pikepdf.Object]]) -> None:
+    """One top-level outline item per document, in order, each opening its first page."""
+    if not marks:
+        return
+    root = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    prev: pikepdf.Object | None = None
+    for title, page in marks:
+        item = pdf.make_indirect(
+            Dictionary(Title=String(title), Parent=root, Dest=Array([page, Name.Fit]))
+        )
+        if prev is None:
+            root.First = item
+        else:
+            prev.Next = item
+            item.Prev = prev
+        prev = item
+    root.Last = prev
+    root.Count = len(marks)
+    pdf.Root.Outlines = root
+    pdf.Root.PageMode = Name.UseOutlines

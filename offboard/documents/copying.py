@@ -1,0 +1,178 @@
+"""Copying one document into the export: streamed, hashed, checked, never half-written.
+
+A document is copied to a hidden temporary name beside its final name while its SHA-256 and size
+are computed from the same bytes; once qpdf has read it, it is renamed to its final name
+(:func:`publish`) or set aside under ``_problems/`` (:func:`set_aside`). An interrupted copy
+leaves no file behind under any name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from offboard.errors import OutputError
+from offboard.fsutil import temp_name
+
+CHUNK = 1024 * 1024
+#: a PDF must start with ``%PDF-`` within this many bytes (readers tolerate leading junk)
+HEADER_WINDOW = 1024
+#: a whole PDF ends with ``%%EOF`` within this many bytes; a file without it was cut short (qpdf
+#: would still "repair" it, silently dropping the pages and content past the cut)
+TRAILER_WINDOW = 1024
+_MAX_REASON = 160
+
+
+class DocumentFault(Exception):
+    """The document cannot be exported as a readable PDF; ``reason`` is the problem's reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _ReadFailed(Exception):
+    """Reading the source failed (kept apart from write failures, which are OSError)."""
+
+
+class _HashingReader:
+    """A binary reader that hashes and counts what it hands out."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.tail = b""
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self._raw.read(n)
+        except OSError as exc:
+            raise _ReadFailed(os_reason(exc)) from exc
+        self.digest.update(data)
+        self.size += len(data)
+        if len(data) >= TRAILER_WINDOW:
+            self.tail = data[-TRAILER_WINDOW:]
+        elif data:
+            self.tail = (self.tail + data)[-TRAILER_WINDOW:]
+        return data
+
+    def read_head(self, n: int) -> bytes:
+        """Up to ``n`` bytes: fewer only at the end of the file."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            data = self.read(n - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A document copied to ``temp``, not yet checked."""
+
+    temp: Path
+    size: int
+    sha256: str
+    #: ``%PDF-`` appears within the first :data:`HEADER_WINDOW` bytes
+    has_pdf_header: bool
+    #: ``%%EOF`` appears within the last :data:`TRAILER_WINDOW` bytes
+    has_eof_marker: bool
+
+
+def copy_to_temp(source: Path, final: Path) -> Copied:
+    """Copy ``source`` to a temporary name beside ``final``, hashing it on the way.
+
+    Raises :class:`DocumentFault` when the source cannot be read (``missing``, or
+    ``unreadable: ...``) and :class:`OutputError` when the copy cannot be written. Whatever
+    happens, including an interrupt, no partial file is left behind.
+    """
+    try:
+        info = os.stat(source)
+    except FileNotFoundError:
+        raise DocumentFault("missing") from None
+    except OSError as exc:
+        raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DocumentFault("unreadable: not a regular file")
+    try:
+        raw = open(source, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise DocumentFault("missing") from None
+    except OSError as exc:
+        raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+    temp = temp_name(final)
+    with raw:
+        try:
+            out = open(temp, "xb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise OutputError(f"cannot write {final}: {os_reason(exc)}") from exc
+        try:
+            with out:
+                reader = _HashingReader(raw)
+                head = reader.read_head(HEADER_WINDOW)
+                out.write(head)
+                shutil.copyfileobj(reader, out, CHUNK)
+        except _ReadFailed as exc:
+            remove_quietly(temp)
+            raise DocumentFault(f"unreadable: {exc}") from None
+        except OSError as exc:
+            remove_quietly(temp)
+            raise OutputError(f"cannot write {final}: {os_reason(exc)}") from exc
+        except BaseException:
+            remove_quietly(temp)
+            raise
+    return Copied(
+        temp=temp,
+        size=reader.size,
+        sha256=reader.digest.hexdigest(),
+        has_pdf_header=b"%PDF-" in head,
+        has_eof_marker=b"%%EOF" in reader.tail,
+    )
+
+
+def publish(temp: Path, final: Path) -> None:
+    """Give a checked copy its final name (atomically)."""
+    try:
+        os.replace(temp, final)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise OutputError(f"cannot write {final}: {os_reason(exc)}") from exc
+
+
+def set_aside(temp: Path, kept: Path) -> None:
+    """Keep the bytes of a problem document under ``kept`` (its folder is created)."""
+    try:
+        kept.parent.mkdir(exist_ok=True)
+        os.replace(temp, kept)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise OutputError(f"cannot write {kept}: {os_reason(exc)}") from exc
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def short_reason(exc: BaseException, path: Path, shown_as: str) -> str:
+    """One short line from an exception, with the temporary path replaced by ``shown_as``."""
+    text = str(exc).replace(str(path), shown_as)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if line.startswith(f"{shown_as}: "):
+        line = line[len(shown_as) + 2 :]
+    line = line or type(exc).__name__
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."

@@ -1,0 +1,162 @@
+"""The documents stage: copy each document of one kind into the export, check it, bundle it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+
+from offboard.documents.bundle import BundleWriter, bookmark_title
+from offboard.documents.copying import (
+    DocumentFault,
+    copy_to_temp,
+    os_reason,
+    remove_quietly,
+    set_aside,
+)
+from offboard.documents.model import DocumentProblem, DocumentResult, KindDocuments
+from offboard.documents.names import NameAllocator, safe_file_name
+from offboard.errors import OutputError
+from offboard.sources.base import DocumentRef, DocumentUnavailable
+
+#: the folder of a kind's documents, relative to the export root
+DOCUMENTS_DIR = "documents"
+#: where a kind's unusable documents are kept, inside its folder
+PROBLEMS_DIR = "_problems"
+#: the reason given for a PDF cut short (no ``%%EOF`` near its end)
+TRUNCATED = "unreadable: truncated (no %%EOF at the end)"
+
+
+def export_documents(
+    refs: Iterable[DocumentRef],
+    resolve: Callable[[DocumentRef], Path],
+    root: Path,
+    kind: str,
+    *,
+    bundle_cap_bytes: int = 200 * 1024**2,
+    progress: Callable[[int], None] | None = None,
+) -> KindDocuments:
+    """Export the documents ``refs`` of ``kind`` into ``root/documents/<kind>/`` and bundle them.
+
+    ``refs`` is consumed one at a time. For each ref with a locator, ``resolve(ref)`` gives the
+    source file (or raises :class:`DocumentUnavailable`, whose reason becomes the problem's);
+    the file is copied to ``<safe number>.pdf`` (see :class:`NameAllocator`) under a temporary
+    name while its SHA-256 and size are computed, opened with qpdf (which counts its pages) and
+    appended to the bundle ``root/documents/<kind>-bundle-NNN.pdf`` with a bookmark
+    ``"<number> — <date> — <party>"`` on its first page; once that bundle part is written, the
+    copy is renamed to its final name. A part is closed when the next document would take the
+    sum of its documents' sizes over ``bundle_cap_bytes`` (a bigger document gets a part of its
+    own) or when it holds :data:`~offboard.documents.bundle.MAX_PART_PAGES` pages, which bounds
+    memory: qpdf holds one part's page tree at a time. Each document is opened once.
+
+    A ref without a locator has no document and is skipped. A document that cannot be had is a
+    problem: ``missing`` (or the source's reason) when there are no bytes, and nothing is kept;
+    ``not a PDF``, ``encrypted`` (a password is needed) or ``unreadable: <reason>`` when there
+    are bytes, which are then kept unchanged under ``documents/<kind>/_problems/<name>.pdf`` so
+    nothing the source held is lost. Problem documents are not bundled.
+
+    A PDF cut short (no ``%%EOF`` in its last 1024 bytes) is unreadable (:data:`TRUNCATED`),
+    even when qpdf could "repair" it: the repair silently loses what was cut. A complete PDF
+    with a damaged cross-reference table that qpdf repairs on opening counts as readable and
+    is exported as is (many producers write slightly wrong offsets).
+
+    ``progress(1)`` is called after each document (exported or not). Raises
+    :class:`OutputError` when the export folder cannot be written; no file is ever left
+    half-written under its final name.
+    """
+    started = time.perf_counter()
+    if safe_file_name(kind) != kind or kind.startswith("_"):
+        raise ValueError(f"kind {kind!r} is not usable as a folder name")
+    documents_dir = root / DOCUMENTS_DIR
+    folder = documents_dir / kind
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {os_reason(exc)}") from exc
+    outcome = KindDocuments(kind=kind, documents=[], problems=[], bundles=[])
+    stage = _KindStage(kind, folder, BundleWriter(documents_dir, kind, bundle_cap_bytes))
+    try:
+        for ref in refs:
+            if ref.locator is None:
+                continue
+            stage.export_one(ref, resolve, outcome)
+            if progress is not None:
+                progress(1)
+        stage.bundler.close()
+    except BaseException:
+        stage.bundler.abort()
+        raise
+    outcome.bundles = [_relative(DOCUMENTS_DIR, p.name) for p in stage.bundler.parts]
+    outcome.bundle_pages = stage.bundler.pages
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+class _KindStage:
+    """The state of one kind's export: its folder, its names, its bundle."""
+
+    def __init__(self, kind: str, folder: Path, bundler: BundleWriter) -> None:
+        self.kind = kind
+        self.folder = folder
+        self.bundler = bundler
+        self.names = NameAllocator()
+
+    def export_one(
+        self,
+        ref: DocumentRef,
+        resolve: Callable[[DocumentRef], Path],
+        outcome: KindDocuments,
+    ) -> None:
+        def problem(reason: str) -> None:
+            outcome.problems.append(DocumentProblem(self.kind, ref.record_id, ref.number, reason))
+
+        try:
+            source = resolve(ref)
+        except DocumentUnavailable as exc:
+            problem(exc.reason)
+            return
+        stem = self.names.allocate(ref.number)
+        final = self.folder / f"{stem}.pdf"
+        if final.parent != self.folder:  # cannot happen with safe_file_name; never trust it
+            raise ValueError(f"document name {stem!r} leaves {self.folder}")
+        try:
+            copied = copy_to_temp(source, final)
+        except DocumentFault as fault:
+            problem(fault.reason)
+            return
+        title = bookmark_title(ref.number, ref.date, ref.party)
+        try:
+            if not copied.has_pdf_header:
+                raise DocumentFault("not a PDF")
+            if not copied.has_eof_marker:
+                raise DocumentFault(TRUNCATED)
+            # renamed to ``final`` by the bundler once its part is written
+            pages = self.bundler.add(copied.temp, final, copied.size, title)
+        except DocumentFault as fault:
+            set_aside(copied.temp, self._problem_path(final))
+            problem(fault.reason)
+            return
+        except BaseException:
+            remove_quietly(copied.temp)
+            raise
+        outcome.documents.append(
+            DocumentResult(
+                kind=self.kind,
+                record_id=ref.record_id,
+                number=ref.number,
+                date=ref.date,
+                party=ref.party,
+                path=_relative(DOCUMENTS_DIR, self.kind, final.name),
+                pages=pages,
+                bytes=copied.size,
+                sha256=copied.sha256,
+            )
+        )
+        outcome.bytes += copied.size
+
+    def _problem_path(self, final: Path) -> Path:
+        return self.folder / PROBLEMS_DIR / final.name
+
+
+def _relative(*parts: str) -> str:
+    return str(PurePosixPath(*parts))

@@ -1,0 +1,133 @@
+"""Errors raised by offboard, each with the exit code the command line uses.
+
+The exception tree::
+
+    OffboardError                      exit 1 unless a subclass says otherwise
+    ├── ConfigError                    exit 2   a bad option or argument
+    ├── SourceError                    exit 3   the source cannot be opened or read
+    │   ├── SourceUnavailable          exit 3   retriable: the source may answer later
+    │   ├── SchemaError                exit 3   the source lacks a table/column we need
+    │   └── UnknownAccount             exit 4   no such account in the source
+    ├── ExporterError                  exit 5
+    │   ├── UnknownKind                exit 5   no exporter of that name
+    │   └── PluginError                exit 5   an exporter plugin is broken
+    ├── RecordError                    exit 9   a record the source returned is invalid
+    ├── DocumentsIncomplete            exit 6   documents missing or unreadable
+    └── OutputError                    exit 7   the output cannot be written
+        └── OutputExists               exit 7   the output folder already holds an export
+
+Every error is *fatal* unless its class sets ``retriable = True``: retriable errors are the
+ones a retry policy may try again (a dropped connection, a locked database).
+
+Messages name what is at fault (the file, the account, the kind, the record, the option) in one
+line, so the command line can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``offboard`` command (documented in the README)."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    SOURCE = 3
+    UNKNOWN_ACCOUNT = 4
+    UNKNOWN_KIND = 5
+    DOCUMENTS_INCOMPLETE = 6
+    OUTPUT = 7
+    INTERRUPTED = 8
+    BAD_RECORD = 9
+
+
+class OffboardError(Exception):
+    """Base class of every error offboard raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    retriable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(OffboardError):
+    """A command-line option, argument or configuration value is invalid."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SourceError(OffboardError):
+    """The source cannot be opened or read."""
+
+    exit_code = ExitCode.SOURCE
+
+
+class SourceUnavailable(SourceError):
+    """The source did not answer now but may later (locked, connection dropped)."""
+
+    retriable = True
+
+
+class SchemaError(SourceError):
+    """The source's schema lacks a table or column an exporter needs."""
+
+
+class UnknownAccount(SourceError):
+    """The account does not exist in the source."""
+
+    exit_code = ExitCode.UNKNOWN_ACCOUNT
+
+    def __init__(self, account: str, known: list[str] | None = None) -> None:
+        hint = ""
+        if known:
+            shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+            hint = f" (accounts in this source: {shown})"
+        super().__init__(f"account {account!r} not found in the source{hint}")
+        self.account = account
+
+
+class ExporterError(OffboardError):
+    """An exporter is unknown or broken."""
+
+    exit_code = ExitCode.UNKNOWN_KIND
+
+
+class UnknownKind(ExporterError):
+    """No exporter is registered under that name."""
+
+    def __init__(self, kind: str, known: list[str]) -> None:
+        super().__init__(f"unknown kind {kind!r} (known kinds: {', '.join(known)})")
+        self.kind = kind
+
+
+class PluginError(ExporterError):
+    """An exporter plugin could not be loaded or declares an invalid contract."""
+
+
+class RecordError(OffboardError):
+    """A record from the source does not fit the exporter's schema."""
+
+    exit_code = ExitCode.BAD_RECORD
+
+
+class DocumentsIncomplete(OffboardError):
+    """Some documents were missing, unreadable or encrypted."""
+
+    exit_code = ExitCode.DOCUMENTS_INCOMPLETE
+
+
+class OutputError(OffboardError):
+    """The output cannot be written."""
+
+    exit_code = ExitCode.OUTPUT
+
+
+class OutputExists(OutputError):
+    """The output folder already holds files that this export would overwrite."""

@@ -1,0 +1,264 @@
+"""The export pipeline: source → exporters → CSV writer and documents → export folder.
+
+The export is built in a hidden staging folder beside ``out`` and renamed into place only when
+every table and document set has been written: ``out`` holds a whole export or nothing new.
+Tables and document kinds run as independent tasks on a small thread pool (Arrow, the SQLite
+driver and qpdf release the interpreter lock), each task with its own source connection.
+Nothing is held whole in memory: tables stream batch by batch, documents one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from offboard.csvio.dialects import STANDARD, Dialect
+from offboard.errors import DocumentsIncomplete, OffboardError, OutputError, OutputExists
+from offboard.fsutil import fsync_dir
+from offboard.summary import ExportSummary, KindResult, TableResult
+
+if TYPE_CHECKING:
+    from exporters.base import Exporter, Table
+    from offboard.documents import KindDocuments
+    from offboard.sources.base import Source
+
+#: called as progress(kind, records_or_documents_done)
+ProgressFn = Callable[[str, int], None]
+SUMMARY_NAME = "export-summary.json"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    kinds: list[str] | None = None
+    dialect: Dialect = STANDARD
+    documents: bool = True
+    allow_missing_documents: bool = False
+    overwrite: bool = False
+    jobs: int = 2
+    bundle_cap_bytes: int = 200 * 1024**2
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def export_account(
+    source: Source,
+    account: str,
+    out: Path,
+    options: ExportOptions = ExportOptions(),
+    progress: ProgressFn | None = None,
+) -> ExportSummary:
+    """Export every selected kind of ``account`` from ``source`` into the folder ``out``.
+
+    Returns the summary. Raises :class:`DocumentsIncomplete` (after writing the export) when a
+    document was missing or unreadable and ``allow_missing_documents`` is false; the summary is
+    then attached as ``error.summary``.
+    """
+    from exporters import select
+
+    exporters = [cls() for cls in select(options.kinds)]
+    info = source.check_account(account)
+    started = time.perf_counter()
+    summary = ExportSummary(
+        source=source.describe(),
+        account=account,
+        account_name=info.name,
+        out=str(out),
+        dialect=options.dialect.name,
+        started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        kinds=[KindResult(e.name, e.title) for e in exporters],
+    )
+    _check_out(out, options.overwrite)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "csv").mkdir(parents=True)
+    try:
+        _run_tasks(source, account, exporters, stage, options, summary, progress)
+        summary.seconds = time.perf_counter() - started
+        _write_summary(stage, summary)
+        _publish(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    summary.out = str(out)
+    if summary.problems and not options.allow_missing_documents:
+        err = DocumentsIncomplete(
+            f"{len(summary.problems)} document(s) missing or unreadable in account {account!r} "
+            f"(first: {_describe(summary.problems[0])}); the rest was exported to {out}. "
+            "Use --allow-missing-documents to accept this."
+        )
+        err.summary = summary  # type: ignore[attr-defined]
+        raise err
+    return summary
+
+
+def _describe(problem: object) -> str:
+    p = problem
+    return f"{p.kind} {p.number!r}: {p.reason}"  # type: ignore[attr-defined]
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExists(
+            f"output folder {str(out)!r} is not empty; choose another --out or pass --overwrite"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {str(out.parent)!r}: {exc.strerror}") from exc
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Put the finished staging folder in place of ``out``."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(stage, out)
+    fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_summary(stage: Path, summary: ExportSummary) -> None:
+    path = stage / SUMMARY_NAME
+    tmp = stage / f".{SUMMARY_NAME}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(summary.to_dict(), fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _run_tasks(
+    source: Source,
+    account: str,
+    exporters: list[Exporter],
+    stage: Path,
+    options: ExportOptions,
+    summary: ExportSummary,
+    progress: ProgressFn | None,
+) -> None:
+    cancel = threading.Event()
+    lock = threading.Lock()
+    by_kind = {k.kind: k for k in summary.kinds}
+
+    def report(kind: str, n: int) -> None:
+        if cancel.is_set():
+            raise _Cancelled()
+        if progress is not None:
+            with lock:
+                progress(kind, n)
+
+    def table_task(exporter: Exporter, table: Table) -> None:
+        result = _export_table(source, exporter, table, account, stage, options.dialect, report)
+        with lock:
+            by_kind[exporter.name].tables.append(result)
+
+    def documents_task(exporter: Exporter) -> None:
+        result = _export_documents(source, exporter, account, stage, options, report)
+        with lock:
+            by_kind[exporter.name].documents = result
+
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="offboard")
+    futures: list[Future[None]] = []
+    try:
+        # documents first: they are the longest tasks and overlap best with the tables
+        if options.documents:
+            for e in exporters:
+                if e.documents is not None:
+                    futures.append(pool.submit(documents_task, e))
+        for e in exporters:
+            for t in e.tables:
+                futures.append(pool.submit(table_task, e, t))
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in done:
+            exc = f.exception()
+            if exc is not None:
+                cancel.set()
+                raise exc
+    except BaseException:
+        cancel.set()
+        for f in futures:
+            f.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    order = {t.name: i for e in exporters for i, t in enumerate(e.tables)}
+    for k in summary.kinds:
+        k.tables.sort(key=lambda r: order[r.table])
+
+
+def _export_table(
+    source: Source,
+    exporter: Exporter,
+    table: Table,
+    account: str,
+    stage: Path,
+    dialect: Dialect,
+    report: ProgressFn,
+) -> TableResult:
+    from offboard.csvio.writer import CsvTableWriter
+
+    started = time.perf_counter()
+    path = stage / "csv" / f"{table.name}.csv"
+    conn = source.clone()
+    try:
+        with CsvTableWriter(path, table, dialect) as writer:
+            writer.write_header()
+            for batch in exporter.get_batches(conn, account, table):
+                writer.write_batch(batch)
+                report(exporter.name, batch.num_rows)
+    except OffboardError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"writing {table.name}.csv failed: {exc.strerror or exc}") from exc
+    finally:
+        conn.close()
+    return TableResult(
+        kind=exporter.name,
+        table=table.name,
+        path=f"csv/{table.name}.csv",
+        rows=writer.rows,
+        bytes=writer.bytes,
+        seconds=time.perf_counter() - started,
+        totals=writer.totals,
+    )
+
+
+def _export_documents(
+    source: Source,
+    exporter: Exporter,
+    account: str,
+    stage: Path,
+    options: ExportOptions,
+    report: ProgressFn,
+) -> KindDocuments:
+    from offboard.documents import export_documents
+
+    assert exporter.documents is not None
+    conn = source.clone()
+    try:
+        return export_documents(
+            exporter.get_documents(conn, account),
+            conn.document_path,
+            stage,
+            exporter.documents.kind,
+            bundle_cap_bytes=options.bundle_cap_bytes,
+            progress=lambda n: report(exporter.name, n),
+        )
+    finally:
+        conn.close()

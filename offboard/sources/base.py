@@ -1,0 +1,95 @@
+"""The source contract: where an account's records and documents are read from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from exporters.base import DocumentSet, Table
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """One business document as the source describes it (nothing is read yet)."""
+
+    kind: str
+    record_id: str
+    number: str
+    date: str
+    party: str
+    #: where the source keeps the bytes (for SQL sources: a path under the documents root)
+    locator: str | None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: str
+    name: str
+
+
+class Source(ABC):
+    """A place holding accounts: opened from a URL, read table by table."""
+
+    #: URL schemes this source answers to (``sqlite`` for ``sqlite:///path``)
+    schemes: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str) -> Source:
+        """Open the source named by ``url``; raise SourceError if it cannot be opened."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A one-line description of the source, without secrets."""
+
+    @abstractmethod
+    def accounts(self) -> list[AccountInfo]:
+        """Every account in the source."""
+
+    @abstractmethod
+    def check_account(self, account: str) -> AccountInfo:
+        """Return the account or raise UnknownAccount."""
+
+    @abstractmethod
+    def read_table(
+        self, table: Table, account: str, *, batch_rows: int = 65536
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield ``table``'s rows for ``account`` as batches typed exactly as ``table.schema``.
+
+        Raises RecordError naming the table and record when a value does not fit its type.
+        """
+
+    @abstractmethod
+    def read_documents(self, documents: DocumentSet, account: str) -> Iterator[DocumentRef]:
+        """Yield the account's documents of one kind, in a stable order."""
+
+    @abstractmethod
+    def document_path(self, ref: DocumentRef) -> Path:
+        """A local path to the document's bytes; raise DocumentUnavailable if there is none.
+
+        The path is always inside the source's documents root: locators that escape it are
+        refused.
+        """
+
+    def clone(self) -> Source:
+        """A new handle on the same source, for use from another thread."""
+        return type(self).from_url(self.url)
+
+    url: str
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class DocumentUnavailable(Exception):
+    """The document's bytes cannot be had; ``reason`` says why (missing, escapes root...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,258 @@
+"""SQLite source: the embedded default, read through ADBC as Arrow record batches.
+
+``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or a bare path to a ``.db``
+file. The database is opened read-only. Documents are files under the folder beside the
+database named ``<stem>-documents/``; a locator that escapes that folder is refused.
+
+Typing. SQLite values carry no declared type, and the ADBC driver infers each column's Arrow type
+from the first rows it sees, failing if a later row disagrees (a column NULL for the first rows
+and text later, say). So every column is cast in SQL to the storage class its Arrow type needs
+(``CAST(x AS TEXT)`` for text, decimals, dates and timestamps; ``CAST(x AS INTEGER)`` for
+integers and booleans), and one typed sentinel row is put first to fix the inferred type; it is
+dropped before the batch leaves this module. The text is then cast by Arrow to the exact type:
+a REAL such as ``11473.2135`` in a money column is an error naming the record, never a silently
+rounded amount.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+
+from offboard.errors import RecordError, SchemaError, SourceError, SourceUnavailable, UnknownAccount
+from offboard.fsutil import is_within
+
+from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+
+if TYPE_CHECKING:
+    from exporters.base import DocumentSet, Table
+
+_MAGIC = b"SQLite format 3\x00"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DOCUMENT_COLUMNS = ("record_id", "number", "date", "party", "locator")
+
+
+def parse_url(url: str) -> Path:
+    """The database path named by a ``sqlite:`` URL or a bare path."""
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite:") :]
+        if not rest.startswith("///"):
+            raise SourceError(
+                f"source {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        rest = urllib.parse.unquote(rest[3:])
+        if not rest:
+            raise SourceError(f"source {url!r}: no database path")
+        return Path(rest)
+    return Path(url)
+
+
+def _storage_class(t: pa.DataType) -> str:
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return "INTEGER"
+    if pa.types.is_floating(t):
+        return "REAL"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "BLOB"
+    return "TEXT"
+
+
+_SENTINEL = {"INTEGER": "0", "REAL": "0.0", "BLOB": "X''", "TEXT": "''"}
+
+
+def typed_query(query: str, names: list[str], types: list[pa.DataType]) -> str:
+    """Wrap ``query`` so that every column has one storage class and a typed first row."""
+    for name in names:
+        if not _IDENT.match(name):
+            raise SchemaError(f"column name {name!r} is not a plain identifier")
+    classes = [_storage_class(t) for t in types]
+    casts = ", ".join(f'CAST(q."{n}" AS {c}) AS "{n}"' for n, c in zip(names, classes, strict=True))
+    sentinel = ", ".join(f'{_SENTINEL[c]} AS "{n}"' for n, c in zip(names, classes, strict=True))
+    return f"SELECT {sentinel} UNION ALL SELECT {casts} FROM ({query}) AS q"
+
+
+class SQLiteSource(Source):
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+
+    def __init__(self, path: Path, url: str) -> None:
+        self.url = url
+        self.path = path
+        self.documents_root = path.parent / f"{path.stem}-documents"
+        if not path.is_file():
+            raise SourceError(f"source {url!r}: no such database file {str(path)!r}")
+        with path.open("rb") as fh:
+            if fh.read(16) != _MAGIC:
+                raise SourceError(f"source {url!r}: {str(path)!r} is not an SQLite database")
+        self._conn: Any = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteSource:
+        return cls(parse_url(url), url)
+
+    def describe(self) -> str:
+        return f"SQLite database {self.path.name}"
+
+    # -- connection ---------------------------------------------------------------------------
+    def _connection(self) -> Any:
+        if self._conn is None:
+            import adbc_driver_sqlite.dbapi as adbc
+
+            uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+            try:
+                self._conn = adbc.connect(uri)
+            except Exception as exc:
+                raise SourceUnavailable(f"source {self.url!r}: cannot open: {exc}") from exc
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _execute(self, sql: str, params: tuple[Any, ...], what: str) -> Any:
+        cur = self._connection().cursor()
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "16384"})
+        try:
+            cur.execute(sql, params)
+        except Exception as exc:
+            cur.close()
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "locked" in message or "busy" in message:
+                raise SourceUnavailable(f"{what}: {message}") from exc
+            raise SchemaError(f"{what}: the query failed: {message}") from exc
+        return cur
+
+    # -- accounts -----------------------------------------------------------------------------
+    def accounts(self) -> list[AccountInfo]:
+        cur = self._execute("SELECT id, name FROM accounts ORDER BY id", (), "accounts")
+        try:
+            return [AccountInfo(str(i), str(n)) for i, n in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def check_account(self, account: str) -> AccountInfo:
+        cur = self._execute(
+            "SELECT id, name FROM accounts WHERE id = ?", (account,), f"account {account!r}"
+        )
+        try:
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if row is None:
+            raise UnknownAccount(account, [a.id for a in self.accounts()])
+        return AccountInfo(str(row[0]), str(row[1]))
+
+    # -- tables -------------------------------------------------------------------------------
+    def read_table(
+        self, table: Table, account: str, *, batch_rows: int = 65536
+    ) -> Iterator[pa.RecordBatch]:
+        schema = table.schema
+        sql = typed_query(table.query, schema.names, schema.types)
+        cur = self._execute(sql, (account,), f"table {table.name!r}")
+        try:
+            reader = cur.fetch_record_batch()
+            first = True
+            offset = 0
+            for raw in reader:
+                if first:
+                    raw = raw.slice(1)
+                    first = False
+                if raw.num_rows == 0:
+                    continue
+                yield _to_schema(raw, schema, table, offset)
+                offset += raw.num_rows
+        except OSError as exc:
+            raise SourceUnavailable(f"table {table.name!r}: reading failed: {exc}") from exc
+        finally:
+            cur.close()
+
+    # -- documents ----------------------------------------------------------------------------
+    def read_documents(self, documents: DocumentSet, account: str) -> Iterator[DocumentRef]:
+        names = list(DOCUMENT_COLUMNS)
+        sql = typed_query(documents.query, names, [pa.string()] * len(names))
+        cur = self._execute(sql, (account,), f"documents {documents.kind!r}")
+        try:
+            reader = cur.fetch_record_batch()
+            first = True
+            for batch in reader:
+                if first:
+                    batch = batch.slice(1)
+                    first = False
+                for row in batch.to_pylist():
+                    yield DocumentRef(
+                        kind=documents.kind,
+                        record_id=str(row["record_id"] or ""),
+                        number=str(row["number"] or ""),
+                        date=str(row["date"] or ""),
+                        party=str(row["party"] or ""),
+                        locator=row["locator"],
+                    )
+        finally:
+            cur.close()
+
+    def document_path(self, ref: DocumentRef) -> Path:
+        if not ref.locator:
+            raise DocumentUnavailable("no document")
+        locator = ref.locator
+        if "\x00" in locator or Path(locator).is_absolute() or locator.startswith(("/", "\\")):
+            raise DocumentUnavailable("unsafe locator")
+        path = self.documents_root / locator
+        if not is_within(path, self.documents_root):
+            raise DocumentUnavailable("unsafe locator")
+        if not path.is_file():
+            raise DocumentUnavailable("missing")
+        return path
+
+
+def _to_schema(
+    batch: pa.RecordBatch, schema: pa.Schema, table: Table, offset: int
+) -> pa.RecordBatch:
+    """Cast a raw batch to ``schema``; a value that does not fit names its record."""
+    arrays = []
+    for i, field in enumerate(schema):
+        column = batch.column(i)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise _bad_value(batch, schema, table, offset, i, str(exc)) from exc
+        if not field.nullable and column.null_count:
+            raise _bad_value(batch, schema, table, offset, i, "empty value in a required column")
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _first_bad_row(column: pa.Array, field: pa.Field) -> int:
+    """The index of the first value of ``column`` that does not fit ``field``."""
+    for row, value in enumerate(column.to_pylist()):
+        if value is None:
+            if not field.nullable:
+                return row
+            continue
+        try:
+            pa.array([value], type=column.type).cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return row
+    return 0
+
+
+def _bad_value(
+    batch: pa.RecordBatch, schema: pa.Schema, table: Table, offset: int, index: int, why: str
+) -> RecordError:
+    field = schema.field(index)
+    column = batch.column(index)
+    row = _first_bad_row(column, field)
+    key_values = [
+        f"{k}={batch.column(schema.get_field_index(k))[row].as_py()!r}" for k in table.primary_key
+    ]
+    value = column[row].as_py()
+    reason = why.splitlines()[0]
+    return RecordError(
+        f"table {table.name!r}, record {', '.join(key_values)} (row {offset + row + 1}): "
+        f"column {field.name!r} value {value!r} is not a valid {field.type}: {reason}"
+    )

@@ -1,0 +1,135 @@
+"""The outcome of an export: what was written, how much, how long, and what went wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from offboard.documents import DocumentProblem, KindDocuments
+
+
+@dataclass
+class TableResult:
+    kind: str
+    table: str
+    path: str
+    rows: int
+    bytes: int
+    seconds: float
+    #: money column -> currency -> exact total
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "table": self.table,
+            "path": self.path,
+            "records": self.rows,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "totals": {
+                col: {cur: f"{amount:.2f}" for cur, amount in sorted(by_cur.items())}
+                for col, by_cur in self.totals.items()
+            },
+        }
+
+
+@dataclass
+class KindResult:
+    kind: str
+    title: str
+    tables: list[TableResult] = field(default_factory=list)
+    documents: KindDocuments | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.tables) + (self.documents.bytes if self.documents else 0)
+
+    @property
+    def seconds(self) -> float:
+        docs = self.documents.seconds if self.documents else 0.0
+        return sum(t.seconds for t in self.tables) + docs
+
+
+@dataclass
+class ExportSummary:
+    source: str
+    account: str
+    account_name: str
+    out: str
+    dialect: str
+    started_at: str
+    seconds: float = 0.0
+    kinds: list[KindResult] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[DocumentProblem]:
+        found: list[DocumentProblem] = []
+        for k in self.kinds:
+            if k.documents is not None:
+                found.extend(k.documents.problems)
+        return found
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per table and per document set: the summary table."""
+        out: list[dict[str, Any]] = []
+        for k in self.kinds:
+            for t in k.tables:
+                out.append(
+                    {
+                        "kind": k.kind,
+                        "table": t.table,
+                        "records": t.rows,
+                        "documents": None,
+                        "bytes": t.bytes,
+                        "seconds": t.seconds,
+                    }
+                )
+            if k.documents is not None:
+                d = k.documents
+                out.append(
+                    {
+                        "kind": k.kind,
+                        "table": "documents",
+                        "records": None,
+                        "documents": len(d.documents),
+                        "bytes": d.bytes,
+                        "seconds": d.seconds,
+                    }
+                )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "account": self.account,
+            "account_name": self.account_name,
+            "out": self.out,
+            "dialect": self.dialect,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "kinds": [
+                {
+                    "kind": k.kind,
+                    "title": k.title,
+                    "tables": [t.to_dict() for t in k.tables],
+                    "documents": None
+                    if k.documents is None
+                    else {
+                        "count": len(k.documents.documents),
+                        "bytes": k.documents.bytes,
+                        "bundles": k.documents.bundles,
+                        "bundle_pages": k.documents.bundle_pages,
+                        "seconds": round(k.documents.seconds, 3),
+                    },
+                }
+                for k in self.kinds
+            ],
+            "problems": [p.to_dict() for p in self.problems],
+        }

@@ -1,0 +1,92 @@
+"""What a person sees: progress bars on a terminal and the final summary table."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from offboard.summary import ExportSummary
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+@contextmanager
+def progress_bars(kinds: list[tuple[str, str]], enabled: bool) -> Iterator[Any]:
+    """Yield ``progress(kind, n)``: a bar per kind on a terminal, nothing otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        TextColumn("{task.completed:>10,} items"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    tasks = {kind: bars.add_task(title, total=None) for kind, title in kinds}
+
+    def advance(kind: str, n: int) -> None:
+        bars.advance(tasks[kind], n)
+
+    with bars:
+        yield advance
+        for task in tasks.values():
+            done = bars.tasks[task].completed
+            bars.update(task, total=done or 1, completed=done or 1)
+
+
+def print_summary(summary: ExportSummary) -> None:
+    """The summary table: kind, table, records, documents, bytes, seconds; then the problems."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    # never narrower than the table: a file or a pipe would otherwise get 80 columns and
+    # truncated table names
+    console = Console(highlight=False, width=max(100, shutil.get_terminal_size((100, 24))[0]))
+    table = Table(title=escape(f"Export of account {summary.account} ({summary.account_name})"))
+    for name, justify in (
+        ("kind", "left"),
+        ("table", "left"),
+        ("records", "right"),
+        ("documents", "right"),
+        ("bytes", "right"),
+        ("seconds", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in summary.rows():
+        table.add_row(
+            escape(row["kind"]),
+            escape(row["table"]),
+            "" if row["records"] is None else f"{row['records']:,}",
+            "" if row["documents"] is None else f"{row['documents']:,}",
+            human_bytes(row["bytes"]),
+            f"{row['seconds']:.2f}",
+        )
+    console.print(table)
+    problems = summary.problems
+    if problems:
+        console.print(f"[bold yellow]{len(problems)} document problem(s):[/]")
+        for p in problems:
+            line = f"  {p.kind} {p.number} (record {p.record_id}): {p.reason}"
+            console.print(line, markup=False)
+    console.print(
+        f"Written to {summary.out} in {summary.seconds:.1f} s", markup=False, soft_wrap=True
+    )
