@@ -13,9 +13,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offboard.arrowutil import string_scalar
+
 #: first characters that make a spreadsheet read a cell as a formula, plus the escape itself
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 _PATTERN = "^[=+\\-@\\t\\r\\n']"
+_QUOTE = string_scalar("'")
+_EMPTY = string_scalar("")
 
 
 def neutralise_cell(value: str) -> str:
@@ -33,5 +37,5 @@ def neutralise(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     mask = pc.match_substring_regex(array, _PATTERN)
     if not pc.any(mask).as_py():
         return array
-    prefixed = pc.binary_join_element_wise("'", array, "")
+    prefixed = pc.binary_join_element_wise(_QUOTE, array, _EMPTY)
     return pc.if_else(mask, prefixed, array)

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from offboard.arrowutil import string_scalar
 from offboard.fsutil import fsync_dir, temp_name
 
 from .cells import neutralise
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from exporters.base import Table
 
 BOM = b"\xef\xbb\xbf"
+_Z = string_scalar("Z")
+_NOTHING = string_scalar("")
 
 
 def _format_column(array: pa.Array, dialect: Dialect) -> pa.Array:
@@ -45,7 +48,7 @@ def _format_column(array: pa.Array, dialect: Dialect) -> pa.Array:
         # zone-aware timestamp goes through the time-zone database and is ten times slower.
         naive = array.cast(pa.timestamp(t.unit)) if t.tz is not None else array
         text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
-        return pc.binary_join_element_wise(text, "Z" if t.tz is not None else "", "")
+        return pc.binary_join_element_wise(text, _Z if t.tz is not None else _NOTHING, _NOTHING)
     if dialect.decimal_comma and (pa.types.is_decimal(t) or pa.types.is_floating(t)):
         return pc.replace_substring(array.cast(pa.string()), ".", ",")
     return array
@@ -157,21 +160,19 @@ class CsvTableWriter:
         money = self.table.money_columns
         if not money:
             return
-        if "currency" in self.schema.names:
-            grouped = (
-                pa.Table.from_batches([batch])
-                .group_by("currency")
-                .aggregate([(c, "sum") for c in money])
-                .to_pydict()
-            )
-            for i, currency in enumerate(grouped["currency"]):
-                for c in money:
-                    value = grouped[f"{c}_sum"][i]
-                    if value is not None:
-                        bucket = self.totals[c]
-                        bucket[currency or ""] = bucket.get(currency or "", Decimal(0)) + value
+        if "currency" not in self.schema.names:
+            groups: list[tuple[str, pa.RecordBatch]] = [("", batch)]
         else:
+            currency = batch.column("currency")
+            groups = []
+            for code in pc.unique(currency).to_pylist():
+                if code is None:
+                    groups.append(("", batch.filter(pc.is_null(currency))))
+                else:
+                    groups.append((code, batch.filter(pc.equal(currency, string_scalar(code)))))
+        for code, rows in groups:
             for c in money:
-                value = pc.sum(batch.column(c)).as_py()
+                value = pc.sum(rows.column(c)).as_py()
                 if value is not None:
-                    self.totals[c][""] = self.totals[c].get("", Decimal(0)) + value
+                    bucket = self.totals[c]
+                    bucket[code] = bucket.get(code, Decimal(0)) + value

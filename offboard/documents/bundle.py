@@ -37,8 +37,9 @@ from offboard.fsutil import temp_name
 
 #: pages one part holds at most, whatever its size: qpdf keeps a part's page tree and every
 #: source's object table in memory (about 30 KB per small document), so a byte cap alone would
-#: let a part of tiny documents grow without bound
-MAX_PART_PAGES = 5_000
+#: let a part of tiny documents grow without bound. 250 pages keep the whole large-account
+#: export near 170 MB peak RSS (1,000 pages: ~200 MB; see BENCHMARKS.md)
+MAX_PART_PAGES = 250
 #: sources one part keeps open by path at most; later ones are read into memory (bounded by
 #: the part's size cap), so a part of thousands of small documents needs few file descriptors
 DEFAULT_MAX_OPEN_FILES = 256

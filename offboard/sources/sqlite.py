@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
+from offboard.arrowutil import strings
 from offboard.errors import RecordError, SchemaError, SourceError, SourceUnavailable, UnknownAccount
 from offboard.fsutil import is_within
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 _MAGIC = b"SQLite format 3\x00"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DOCUMENT_COLUMNS = ("record_id", "number", "date", "party", "locator")
+#: rows per batch: 4,096 is as fast as larger batches and keeps memory low (see BENCHMARKS.md)
+BATCH_ROWS = 4096
 
 
 def parse_url(url: str) -> Path:
@@ -89,6 +92,7 @@ class SQLiteSource(Source):
             if fh.read(16) != _MAGIC:
                 raise SourceError(f"source {url!r}: {str(path)!r} is not an SQLite database")
         self._conn: Any = None
+        self._db: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteSource:
@@ -98,13 +102,16 @@ class SQLiteSource(Source):
         return f"SQLite database {self.path.name}"
 
     # -- connection ---------------------------------------------------------------------------
+    # ADBC's low-level API: its DB-API layer imports pyarrow.dataset and, through it, pandas.
     def _connection(self) -> Any:
         if self._conn is None:
-            import adbc_driver_sqlite.dbapi as adbc
+            import adbc_driver_manager
+            import adbc_driver_sqlite
 
             uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
             try:
-                self._conn = adbc.connect(uri)
+                self._db = adbc_driver_sqlite.connect(uri)
+                self._conn = adbc_driver_manager.AdbcConnection(self._db)
             except Exception as exc:
                 raise SourceUnavailable(f"source {self.url!r}: cannot open: {exc}") from exc
         return self._conn
@@ -112,40 +119,55 @@ class SQLiteSource(Source):
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._db.close()
             self._conn = None
 
-    def _execute(self, sql: str, params: tuple[Any, ...], what: str) -> Any:
-        cur = self._connection().cursor()
-        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "16384"})
+    def _query(self, sql: str, params: list[str], what: str) -> Iterator[pa.RecordBatch]:
+        """Run ``sql`` with string ``params``; yield its record batches."""
+        import adbc_driver_manager
+
+        statement = adbc_driver_manager.AdbcStatement(self._connection())
         try:
-            cur.execute(sql, params)
+            statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+            statement.set_sql_query(sql)
+            if params:
+                names = [str(i) for i in range(len(params))]
+                bound = pa.RecordBatch.from_arrays([strings([p]) for p in params], names=names)
+                statement.bind(bound)
+            stream, _ = statement.execute_query()
+            reader = pa.RecordBatchReader._import_from_c(stream.address)
         except Exception as exc:
-            cur.close()
+            statement.close()
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "locked" in message or "busy" in message:
                 raise SourceUnavailable(f"{what}: {message}") from exc
             raise SchemaError(f"{what}: the query failed: {message}") from exc
-        return cur
+        try:
+            yield from reader
+        except OSError as exc:
+            raise SourceUnavailable(f"{what}: reading failed: {exc}") from exc
+        finally:
+            reader.close()
+            statement.close()
+
+    def _rows(self, sql: str, params: list[str], what: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for batch in self._query(sql, params, what):
+            rows.extend(batch.to_pylist())
+        return rows
 
     # -- accounts -----------------------------------------------------------------------------
     def accounts(self) -> list[AccountInfo]:
-        cur = self._execute("SELECT id, name FROM accounts ORDER BY id", (), "accounts")
-        try:
-            return [AccountInfo(str(i), str(n)) for i, n in cur.fetchall()]
-        finally:
-            cur.close()
+        rows = self._rows("SELECT id, name FROM accounts ORDER BY id", [], "accounts")
+        return [AccountInfo(str(r["id"]), str(r["name"])) for r in rows]
 
     def check_account(self, account: str) -> AccountInfo:
-        cur = self._execute(
-            "SELECT id, name FROM accounts WHERE id = ?", (account,), f"account {account!r}"
+        rows = self._rows(
+            "SELECT id, name FROM accounts WHERE id = ?", [account], f"account {account!r}"
         )
-        try:
-            row = cur.fetchone()
-        finally:
-            cur.close()
-        if row is None:
+        if not rows:
             raise UnknownAccount(account, [a.id for a in self.accounts()])
-        return AccountInfo(str(row[0]), str(row[1]))
+        return AccountInfo(str(rows[0]["id"]), str(rows[0]["name"]))
 
     # -- tables -------------------------------------------------------------------------------
     def read_table(
@@ -153,47 +175,35 @@ class SQLiteSource(Source):
     ) -> Iterator[pa.RecordBatch]:
         schema = table.schema
         sql = typed_query(table.query, schema.names, schema.types)
-        cur = self._execute(sql, (account,), f"table {table.name!r}")
-        try:
-            reader = cur.fetch_record_batch()
-            first = True
-            offset = 0
-            for raw in reader:
-                if first:
-                    raw = raw.slice(1)
-                    first = False
-                if raw.num_rows == 0:
-                    continue
-                yield _to_schema(raw, schema, table, offset)
-                offset += raw.num_rows
-        except OSError as exc:
-            raise SourceUnavailable(f"table {table.name!r}: reading failed: {exc}") from exc
-        finally:
-            cur.close()
+        first = True
+        offset = 0
+        for raw in self._query(sql, [account], f"table {table.name!r}"):
+            if first:
+                raw = raw.slice(1)
+                first = False
+            if raw.num_rows == 0:
+                continue
+            yield _to_schema(raw, schema, table, offset)
+            offset += raw.num_rows
 
     # -- documents ----------------------------------------------------------------------------
     def read_documents(self, documents: DocumentSet, account: str) -> Iterator[DocumentRef]:
         names = list(DOCUMENT_COLUMNS)
         sql = typed_query(documents.query, names, [pa.string()] * len(names))
-        cur = self._execute(sql, (account,), f"documents {documents.kind!r}")
-        try:
-            reader = cur.fetch_record_batch()
-            first = True
-            for batch in reader:
-                if first:
-                    batch = batch.slice(1)
-                    first = False
-                for row in batch.to_pylist():
-                    yield DocumentRef(
-                        kind=documents.kind,
-                        record_id=str(row["record_id"] or ""),
-                        number=str(row["number"] or ""),
-                        date=str(row["date"] or ""),
-                        party=str(row["party"] or ""),
-                        locator=row["locator"],
-                    )
-        finally:
-            cur.close()
+        first = True
+        for batch in self._query(sql, [account], f"documents {documents.kind!r}"):
+            if first:
+                batch = batch.slice(1)
+                first = False
+            for row in batch.to_pylist():
+                yield DocumentRef(
+                    kind=documents.kind,
+                    record_id=str(row["record_id"] or ""),
+                    number=str(row["number"] or ""),
+                    date=str(row["date"] or ""),
+                    party=str(row["party"] or ""),
+                    locator=row["locator"],
+                )
 
     def document_path(self, ref: DocumentRef) -> Path:
         if not ref.locator:

@@ -156,3 +156,17 @@ def test_failure_mid_export_leaves_nothing(demo_db: Path, tmp_path: Path) -> Non
         )
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_export_does_not_import_pandas(demo_db: Path, tmp_path: Path) -> None:
+    """pandas costs ~45 MB of resident memory; the export must stay lean without it."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from offboard.pipeline import ExportOptions, export_account\n"
+        "from offboard.sources import open_source\n"
+        f"src = open_source({str(demo_db)!r})\n"
+        f"export_account(src, 'acc-0002', Path({str(tmp_path / 'o')!r}), ExportOptions())\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -56,10 +56,9 @@ def test_unknown_account_lists_known(tiny_db: Path) -> None:
 
 def test_opened_read_only(tiny_db: Path) -> None:
     src = SQLiteSource.from_url(str(tiny_db))
-    cur = src._execute("SELECT 1", (), "probe")
-    cur.close()
+    assert src._rows("SELECT 1 AS one", [], "probe") == [{"one": 1}]
     with pytest.raises(SourceError, match="readonly"):
-        src._execute("DELETE FROM accounts", (), "probe").fetchall()
+        src._rows("DELETE FROM accounts", [], "probe")
 
 
 def test_nulls_before_text_are_typed(tiny_db: Path) -> None:

@@ -1,0 +1,32 @@
+"""Small Arrow helpers that keep the export lean.
+
+pyarrow probes for pandas (importing it, ~45 MB) whenever it converts Python objects with
+``pa.array`` or ``pa.scalar``. The export path never needs pandas, so the few Arrow values it
+makes from Python strings are built directly from buffers here. A test checks that an export
+does not import pandas.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pyarrow as pa
+
+
+def strings(values: list[str]) -> pa.StringArray:
+    """A string array (no nulls) built from buffers."""
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = [0]
+    for e in encoded:
+        offsets.append(offsets[-1] + len(e))
+    data = pa.py_buffer(b"".join(encoded))
+    offsets_buffer = pa.py_buffer(struct.pack(f"<{len(offsets)}i", *offsets))
+    array: pa.StringArray = pa.Array.from_buffers(
+        pa.string(), len(values), [None, offsets_buffer, data]
+    )
+    return array
+
+
+def string_scalar(value: str) -> pa.StringScalar:
+    scalar: pa.StringScalar = strings([value])[0]
+    return scalar
