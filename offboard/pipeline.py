@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from offboard.documents import KindDocuments
     from offboard.sources.base import Source
 
-#: called as progress(kind, records_or_documents_done)
-ProgressFn = Callable[[str, int], None]
+#: called as progress(kind, records_or_documents_done, kind_finished)
+ProgressFn = Callable[[str, int, bool], None]
 SUMMARY_NAME = "export-summary.json"
 
 
@@ -171,18 +171,28 @@ def _run_tasks(
     cancel = threading.Event()
     lock = threading.Lock()
     by_kind = {k.kind: k for k in summary.kinds}
+    remaining = {
+        e.name: len(e.tables) + (1 if options.documents and e.documents else 0) for e in exporters
+    }
 
     def report(kind: str, n: int) -> None:
         if cancel.is_set():
             raise _Cancelled()
         if progress is not None:
             with lock:
-                progress(kind, n)
+                progress(kind, n, False)
+
+    def task_done(kind: str) -> None:
+        with lock:
+            remaining[kind] -= 1
+            if remaining[kind] == 0 and progress is not None:
+                progress(kind, 0, True)
 
     def table_task(exporter: Exporter, table: Table) -> None:
         result = _export_table(source, exporter, table, account, stage, options.dialect, report)
         with lock:
             by_kind[exporter.name].tables.append(result)
+        task_done(exporter.name)
 
     def documents_task(exporters: list[Exporter]) -> None:
         # one kind after another: a bundle part is the largest thing in memory, so only one is
@@ -191,6 +201,7 @@ def _run_tasks(
             result = _export_documents(source, exporter, account, stage, options, report)
             with lock:
                 by_kind[exporter.name].documents = result
+            task_done(exporter.name)
 
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="offboard")
     futures: list[Future[None]] = []

@@ -42,14 +42,16 @@ def progress_bars(kinds: list[tuple[str, str]], enabled: bool) -> Iterator[Any]:
     )
     tasks = {kind: bars.add_task(title, total=None) for kind, title in kinds}
 
-    def advance(kind: str, n: int) -> None:
-        bars.advance(tasks[kind], n)
+    def advance(kind: str, n: int, finished: bool) -> None:
+        task = tasks[kind]
+        if finished:  # a full bar whose clock stops
+            done = bars.tasks[task].completed
+            bars.update(task, total=done or 1, completed=done or 1)
+        else:
+            bars.advance(task, n)
 
     with bars:
         yield advance
-        for task in tasks.values():
-            done = bars.tasks[task].completed
-            bars.update(task, total=done or 1, completed=done or 1)
 
 
 def print_summary(summary: ExportSummary) -> None:

@@ -170,3 +170,43 @@ def test_export_does_not_import_pandas(demo_db: Path, tmp_path: Path) -> None:
         "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_excel_fr_export_reads_back_to_the_same_values(demo_db: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from offboard.csvio import EXCEL_FR, restore_cell
+
+    kinds = ["sales_invoices", "bank", "contacts"]
+    for name, dialect in (("std", None), ("fr", EXCEL_FR)):
+        options = ExportOptions(kinds=kinds, documents=False)
+        if dialect is not None:
+            options = ExportOptions(kinds=kinds, documents=False, dialect=dialect)
+        src = SQLiteSource.from_url(str(demo_db))
+        export_account(src, "acc-0001", tmp_path / name, options)
+        src.close()
+    for csv_file in sorted((tmp_path / "std" / "csv").glob("*.csv")):
+        std = pd.read_csv(csv_file, dtype=str, keep_default_na=False)
+        fr = pd.read_csv(
+            tmp_path / "fr" / "csv" / csv_file.name,
+            sep=";",
+            decimal=",",
+            encoding="utf-8-sig",
+            dtype=str,
+            keep_default_na=False,
+        )
+        assert list(fr.columns) == list(std.columns), csv_file.name
+        assert len(fr) == len(std) > 0, csv_file.name
+        numeric = pd.read_csv(
+            tmp_path / "fr" / "csv" / csv_file.name, sep=";", decimal=",", encoding="utf-8-sig"
+        )
+        for column in std.columns:
+            if std[column].str.fullmatch(r"-?\d+\.\d+").all():  # money, rates, quantities
+                assert numeric[column].dtype.kind == "f", (csv_file.name, column)
+                assert list(fr[column].str.replace(",", ".")) == list(std[column])
+            else:
+                assert list(fr[column]) == list(std[column]), (csv_file.name, column)
+        texts = [c for c in std.columns if std[c].str.startswith("'").any()]
+        for column in texts:  # neutralised cells restore to text that is never a formula
+            restored = [restore_cell(v) for v in fr[column]]
+            assert restored == [restore_cell(v) for v in std[column]]
