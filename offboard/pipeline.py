@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: called as progress(kind, records_or_documents_done, kind_finished)
 ProgressFn = Callable[[str, int, bool], None]
+#: called as report(kind, records_or_documents_done) by the tasks
+_ReportFn = Callable[[str, int], None]
 SUMMARY_NAME = "export-summary.json"
 
 
@@ -238,7 +240,7 @@ def _export_table(
     account: str,
     stage: Path,
     dialect: Dialect,
-    report: ProgressFn,
+    report: _ReportFn,
 ) -> TableResult:
     from offboard.csvio.writer import CsvTableWriter
 
@@ -274,7 +276,7 @@ def _export_documents(
     account: str,
     stage: Path,
     options: ExportOptions,
-    report: ProgressFn,
+    report: _ReportFn,
 ) -> KindDocuments:
     from offboard.documents import export_documents
 
