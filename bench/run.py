@@ -136,7 +136,9 @@ def main() -> None:
     rows["offboard export --no-documents --jobs 1"] = median_of(
         args.runs, run_offboard, large, work / "offboard1", "--no-documents", "--jobs", "1"
     )
-    rows["offboard export (with documents)"] = median_of(1, run_offboard, large, work / "full")
+    rows["offboard export (with documents)"] = median_of(
+        args.runs, run_offboard, large, work / "full"
+    )
     medium_rss = median_of(1, run_offboard, medium, work / "medium", "--no-documents")[1]
 
     summary = json.loads((work / "full" / "export-summary.json").read_text())
