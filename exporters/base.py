@@ -15,7 +15,7 @@ Column types are Arrow types; the CSV writer formats them the same way for every
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import pyarrow as pa
@@ -126,15 +126,6 @@ class DocumentSet:
     kind: str
     query: str
     title: str = ""
-
-
-@dataclass(frozen=True)
-class ExporterInfo:
-    name: str
-    title: str
-    tables: tuple[str, ...]
-    has_documents: bool
-    origin: str = field(default="")
 
 
 class Exporter:

@@ -29,7 +29,7 @@ from offboard.summary import ExportSummary, KindResult, TableResult
 
 if TYPE_CHECKING:
     from exporters.base import Exporter, Table
-    from offboard.documents import KindDocuments
+    from offboard.documents import DocumentProblem, KindDocuments
     from offboard.sources.base import Source
 
 #: called as progress(kind, records_or_documents_done, kind_finished)
@@ -120,9 +120,8 @@ def _lean_memory_pool() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-def _describe(problem: object) -> str:
-    p = problem
-    return f"{p.kind} {p.number!r}: {p.reason}"  # type: ignore[attr-defined]
+def _describe(problem: DocumentProblem) -> str:
+    return f"{problem.kind} {problem.number!r}: {problem.reason}"
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
