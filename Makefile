@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := demo/offboard-demo.db
 DEMO_OUT := demo/export
-APT_TEST_PACKAGES := sqlite3
+DEMO_KEY := demo/demo-signing
+DEMO_ARCHIVE := demo/acc-0001.zip
+APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint bench fmt clean system-deps
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: ## install the Debian packages the tests and benchmark use (sqlite3 CLI)
+system-deps: ## install the Debian tools the tests cross-check with (sqlite3, minisign, qpdf, unzip)
 	@missing=""; for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -28,11 +30,16 @@ system-deps: ## install the Debian packages the tests and benchmark use (sqlite3
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-demo: $(STAMP) ## install, generate the demo account database, export one account
+demo: $(STAMP) ## install, make the demo database and key pair, export one account, sign, verify
 	$(BIN)/offboard demo $(DEMO_DB) --accounts 3 --scale small --seed 1
 	rm -rf $(DEMO_OUT)
 	$(BIN)/offboard export sqlite:///$(DEMO_DB) --account acc-0001 --out $(DEMO_OUT) --allow-missing-documents
 	@echo "Export written to $(DEMO_OUT)/ (CSV in $(DEMO_OUT)/csv, PDFs in $(DEMO_OUT)/documents)"
+	@test -f $(DEMO_KEY).key || $(BIN)/offboard keygen $(DEMO_KEY) --no-passphrase
+	$(BIN)/offboard export sqlite:///$(DEMO_DB) --account acc-0001 --out $(DEMO_ARCHIVE) --overwrite \
+	  --sign-key $(DEMO_KEY).key --allow-missing-documents --quiet
+	$(BIN)/offboard verify $(DEMO_ARCHIVE) --pubkey $(DEMO_KEY).pub
+	@echo "Signed archive: $(DEMO_ARCHIVE) (public key $(DEMO_KEY).pub; see README, 'Verify without offboard')"
 
 test: $(STAMP) system-deps ## install with test dependencies and run the test suite
 	$(BIN)/pytest -n 2 -q

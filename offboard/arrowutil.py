@@ -30,3 +30,10 @@ def strings(values: list[str]) -> pa.StringArray:
 def string_scalar(value: str) -> pa.StringScalar:
     scalar: pa.StringScalar = strings([value])[0]
     return scalar
+
+
+def int_scalar(value: int, type: pa.DataType) -> pa.Scalar:
+    """An integer scalar of ``type`` (int32 or int64) built from buffers."""
+    fmt = {pa.int32(): "<i", pa.int64(): "<q"}[type]
+    data = pa.py_buffer(struct.pack(fmt, value))
+    return pa.Array.from_buffers(type, 1, [None, data])[0]

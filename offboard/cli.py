@@ -72,6 +72,16 @@ def handle_errors(f: F) -> F:
             _fail("interrupted; nothing was left under a final name", int(ExitCode.INTERRUPTED))
         except BrokenPipeError:
             sys.exit(int(ExitCode.OK))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("OFFBOARD_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(a bug: rerun with OFFBOARD_DEBUG=1 for the traceback and report it)",
+                int(ExitCode.INTERNAL),
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -141,7 +151,27 @@ def demo(
     "-o",
     required=True,
     type=click.Path(path_type=Path),
-    help="The folder to write (it must not exist or be empty).",
+    help="The folder to write (it must not exist or be empty), or NAME.zip for a signed archive.",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="KEY",
+    help="Secret key (from `offboard keygen`) that signs the archive; needed for NAME.zip.",
+)
+@click.option("--unsigned", is_flag=True, help="Write NAME.zip without a signature.")
+@click.option(
+    "--created-at",
+    metavar="TIME",
+    help="Archive creation time (UTC, e.g. 2026-01-31T12:00:00Z; default: now). The same "
+    "source and time give a byte-identical archive.",
+)
+@click.option(
+    "--split-size",
+    default="2GB",
+    show_default=True,
+    metavar="SIZE",
+    help="Split the archive into NAME-part-001.zip... above this payload size (e.g. 700MB).",
 )
 @click.option(
     "--kinds", "-k", metavar="A,B", help="Only these kinds (see `offboard kinds`); default: all."
@@ -191,12 +221,17 @@ def export(
     jobs: int | None,
     as_json: bool,
     quiet: bool,
+    sign_key: Path | None,
+    unsigned: bool,
+    created_at: str | None,
+    split_size: str,
 ) -> None:
-    """Export one account of SOURCE into the folder --out.
+    """Export one account of SOURCE into the folder --out, or into a signed archive.
 
     SOURCE is a URL such as sqlite:///demo/offboard-demo.db (or a path to a .db file).
     Writes OUT/csv/*.csv, OUT/documents/<kind>/<number>.pdf, one bundled PDF per kind and
-    OUT/export-summary.json.
+    OUT/export-summary.json. With --out NAME.zip, writes the same files as a BagIt archive
+    signed with --sign-key (see docs/archive-format.md); check it with `offboard verify`.
     """
     from exporters import select
     from offboard.csvio import get_dialect
@@ -214,12 +249,16 @@ def export(
         jobs=jobs or os.cpu_count() or 2,
         bundle_cap_bytes=bundle_size * 1024**2,
     )
+    archive = _archive_options(out, sign_key, unsigned, created_at, split_size, overwrite)
     chosen = select(options.kinds)
+    bars = [(e.name, e.title) for e in chosen]
+    if archive is not None:
+        bars.append(("archive", "Signed archive"))
     src = open_source(source)
     try:
-        with progress_bars([(e.name, e.title) for e in chosen], not quiet) as progress:
+        with progress_bars(bars, not quiet) as progress:
             try:
-                summary = export_account(src, account, out, options, progress)
+                summary = export_account(src, account, out, options, progress, archive)
                 error = None
             except DocumentsIncomplete as exc:
                 summary = exc.summary  # type: ignore[attr-defined]
@@ -279,6 +318,144 @@ def accounts(source: str, as_json: bool) -> None:
         return
     for a in found:
         click.echo(f"{a.id}\t{a.name}")
+
+
+def _archive_options(
+    out: Path,
+    sign_key: Path | None,
+    unsigned: bool,
+    created_at: str | None,
+    split_size: str,
+    overwrite: bool,
+) -> Any:
+    from offboard.options import parse_created_at, parse_size
+
+    if not out.name.endswith(".zip"):
+        for name, given in (("--sign-key", sign_key), ("--unsigned", unsigned),
+                            ("--created-at", created_at)):
+            if given:
+                raise ConfigError(f"{name} applies to an archive: give --out NAME.zip")
+        return None
+    from manifests.build import ArchiveOptions
+
+    if sign_key is None and not unsigned:
+        raise ConfigError(
+            "--out NAME.zip needs --sign-key KEY (make one with `offboard keygen`), "
+            "or --unsigned"
+        )
+    if sign_key is not None and unsigned:
+        raise ConfigError("--sign-key and --unsigned exclude each other")
+    key = None
+    if sign_key is not None:
+        from manifests.signing import SecretKey
+
+        key = SecretKey.load(sign_key, _passphrase(sign_key))
+    return ArchiveOptions(
+        created_at=parse_created_at(created_at),
+        sign_key=key,
+        split_size=parse_size(split_size, "--split-size"),
+        overwrite=overwrite,
+    )
+
+
+def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
+    """Where a passphrase comes from: OFFBOARD_PASSPHRASE, else a prompt on a terminal."""
+
+    def ask() -> str:
+        from offboard.errors import KeyFileError
+
+        env = os.environ.get("OFFBOARD_PASSPHRASE")
+        if env is not None:
+            return env
+        if not sys.stdin.isatty():
+            raise KeyFileError(
+                f"{key} is protected by a passphrase: set OFFBOARD_PASSPHRASE or run on a "
+                "terminal"
+            )
+        value: str = click.prompt(
+            f"Passphrase for {key}", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+        return value
+
+    return ask
+
+
+@cli.command()
+@click.argument("prefix", type=click.Path(path_type=Path))
+@click.option(
+    "--no-passphrase",
+    is_flag=True,
+    help="Leave the secret key unencrypted (protect the file some other way).",
+)
+@click.option("--force", is_flag=True, help="Replace PREFIX.key and PREFIX.pub if they exist.")
+@handle_errors
+def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
+    """Write a signing key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+
+    Both are in minisign's formats: `minisign -S -s PREFIX.key` signs with the key and
+    `minisign -V -p PREFIX.pub` verifies. The passphrase comes from OFFBOARD_PASSPHRASE or
+    is asked on the terminal.
+    """
+    from manifests.signing import SecretKey, write_keypair
+
+    passphrase = None if no_passphrase else _passphrase(Path(f"{prefix}.key"), True)()
+    secret = SecretKey.generate()
+    key_path, pub_path = write_keypair(prefix, secret, passphrase, force=force)
+    click.echo(f"secret key: {key_path} ({'unencrypted' if no_passphrase else 'encrypted'})")
+    click.echo(f"public key: {pub_path} (key id {secret.public_key.key_id_hex})")
+    click.echo("Keep the secret key private; give the public key to whoever verifies archives.")
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--pubkey",
+    "-p",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PUB",
+    help="The signer's public key (PREFIX.pub). Never taken from the archive.",
+)
+@click.option("--fast", is_flag=True, help="Structure, sizes and signature only (no hashing).")
+@click.option("--allow-unsigned", is_flag=True, help="Accept an archive without a signature.")
+@json_option
+@quiet_option
+@handle_errors
+def verify(
+    archive: Path,
+    pubkey: Path | None,
+    fast: bool,
+    allow_unsigned: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check ARCHIVE: structure, signature, every checksum, record counts, totals and pages.
+
+    Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
+    For a split archive, name any part: the others are checked with it.
+    """
+    from manifests.verify import verify_archive
+    from offboard.errors import ArchiveInvalid, KeyFileError
+    from offboard.ui import print_verify_report
+
+    if pubkey is None and not allow_unsigned:
+        raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
+    key = None
+    if pubkey is not None:
+        from manifests.signing import PublicKey
+
+        try:
+            key = PublicKey.load(pubkey)
+        except KeyFileError as exc:
+            raise ConfigError(str(exc)) from None
+    report = verify_archive(archive, key, fast=fast, allow_unsigned=allow_unsigned)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif not quiet:
+        print_verify_report(report)
+    if not report.valid:
+        raise ArchiveInvalid(
+            f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
+        )
 
 
 def main() -> None:

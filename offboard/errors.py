@@ -2,8 +2,10 @@
 
 The exception tree::
 
-    OffboardError                      exit 1 unless a subclass says otherwise
+    OffboardError                      exit 70 unless a subclass says otherwise
     ├── ConfigError                    exit 2   a bad option or argument
+    ├── KeyFileError                   exit 10  a key file is unreadable, malformed or locked
+    │   └── WrongPassphrase            exit 10  the passphrase does not open the secret key
     ├── SourceError                    exit 3   the source cannot be opened or read
     │   ├── SourceUnavailable          exit 3   retriable: the source may answer later
     │   ├── SchemaError                exit 3   the source lacks a table/column we need
@@ -13,8 +15,10 @@ The exception tree::
     │   └── PluginError                exit 5   an exporter plugin is broken
     ├── RecordError                    exit 9   a record the source returned is invalid
     ├── DocumentsIncomplete            exit 6   documents missing or unreadable
-    └── OutputError                    exit 7   the output cannot be written
-        └── OutputExists               exit 7   the output folder already holds an export
+    ├── OutputError                    exit 7   the output cannot be written
+    │   └── OutputExists               exit 7   the output folder already holds an export
+    └── ArchiveError                   exit 2   an archive cannot be read at all (missing file)
+        └── ArchiveInvalid             exit 1   verification found problems (listed in .problems)
 
 Every error is *fatal* unless its class sets ``retriable = True``: retriable errors are the
 ones a retry policy may try again (a dropped connection, a locked database).
@@ -32,7 +36,7 @@ class ExitCode(IntEnum):
     """Exit codes of the ``offboard`` command (documented in the README)."""
 
     OK = 0
-    INTERNAL = 1
+    INVALID = 1
     USAGE = 2
     SOURCE = 3
     UNKNOWN_ACCOUNT = 4
@@ -41,6 +45,8 @@ class ExitCode(IntEnum):
     OUTPUT = 7
     INTERRUPTED = 8
     BAD_RECORD = 9
+    KEY = 10
+    INTERNAL = 70
 
 
 class OffboardError(Exception):
@@ -131,3 +137,29 @@ class OutputError(OffboardError):
 
 class OutputExists(OutputError):
     """The output folder already holds files that this export would overwrite."""
+
+
+class KeyFileError(OffboardError):
+    """A key file is missing, unreadable, malformed, or of the wrong kind."""
+
+    exit_code = ExitCode.KEY
+
+
+class WrongPassphrase(KeyFileError):
+    """The passphrase given does not decrypt the secret key."""
+
+
+class ArchiveError(OffboardError):
+    """An archive (or one of its parts) cannot be opened at all."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ArchiveInvalid(ArchiveError):
+    """Verification found problems; ``problems`` lists every one of them."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, message: str, problems: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

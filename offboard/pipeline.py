@@ -29,6 +29,7 @@ from offboard.summary import ExportSummary, KindResult, TableResult
 
 if TYPE_CHECKING:
     from exporters.base import Exporter, Table
+    from manifests.build import ArchiveOptions
     from offboard.documents import DocumentProblem, KindDocuments
     from offboard.sources.base import Source
 
@@ -37,6 +38,8 @@ ProgressFn = Callable[[str, int, bool], None]
 #: called as report(kind, records_or_documents_done) by the tasks
 _ReportFn = Callable[[str, int], None]
 SUMMARY_NAME = "export-summary.json"
+#: the pseudo-kind progress reports while the archive is written
+ARCHIVE_STAGE = "archive"
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,15 @@ def export_account(
     out: Path,
     options: ExportOptions = ExportOptions(),
     progress: ProgressFn | None = None,
+    archive: ArchiveOptions | None = None,
 ) -> ExportSummary:
-    """Export every selected kind of ``account`` from ``source`` into the folder ``out``.
+    """Export every selected kind of ``account`` from ``source`` into ``out``.
 
-    Returns the summary. Raises :class:`DocumentsIncomplete` (after writing the export) when a
-    document was missing or unreadable and ``allow_missing_documents`` is false; the summary is
-    then attached as ``error.summary``.
+    ``out`` is a folder, or, with ``archive`` options, a signed archive ``NAME.zip`` (split
+    into ``NAME-part-001.zip``... when larger than the split size; ``summary.archive`` then
+    tells what was written). Returns the summary. Raises :class:`DocumentsIncomplete` (after
+    writing the export) when a document was missing or unreadable and
+    ``allow_missing_documents`` is false; the summary is then attached as ``error.summary``.
     """
     from exporters import select
 
@@ -82,15 +88,31 @@ def export_account(
         started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         kinds=[KindResult(e.name, e.title) for e in exporters],
     )
-    _check_out(out, options.overwrite)
+    if archive is None:
+        _check_out(out, options.overwrite)
+    else:
+        _check_archive_out(out, options.overwrite)
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "csv").mkdir(parents=True)
     try:
         _run_tasks(source, account, exporters, stage, options, summary, progress)
         summary.seconds = time.perf_counter() - started
-        _write_summary(stage, summary)
-        _publish(stage, out)
+        if archive is None:
+            _write_summary(stage, summary)
+            _publish(stage, out)
+        else:
+            from manifests.build import build_archive
+
+            if progress is not None:
+                progress(ARCHIVE_STAGE, 0, False)
+            summary.archive = build_archive(
+                stage, summary, exporters, options.dialect, out, archive
+            )
+            summary.seconds = time.perf_counter() - started
+            if progress is not None:
+                progress(ARCHIVE_STAGE, 0, True)
+            shutil.rmtree(stage, ignore_errors=True)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -130,6 +152,21 @@ def _check_out(out: Path, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise OutputExists(
             f"output folder {str(out)!r} is not empty; choose another --out or pass --overwrite"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {str(out.parent)!r}: {exc.strerror}") from exc
+
+
+def _check_archive_out(out: Path, overwrite: bool) -> None:
+    if not out.name.endswith(".zip"):
+        raise OutputError(f"archive name {str(out)!r} must end with .zip")
+    if out.is_dir():
+        raise OutputError(f"output {str(out)!r} is a folder, not an archive name")
+    if out.exists() and not overwrite:
+        raise OutputExists(
+            f"archive {str(out)!r} already exists; choose another --out or pass --overwrite"
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +309,8 @@ def _export_table(
         bytes=writer.bytes,
         seconds=time.perf_counter() - started,
         totals=writer.totals,
+        numbering=writer.numbers.summary() if writer.numbers is not None else None,
+        period=writer.period,
     )
 
 

@@ -20,6 +20,10 @@ class TableResult:
     seconds: float
     #: money column -> currency -> exact total
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    #: document numbering (see :mod:`offboard.csvio.numbering`), for tables with numbers
+    numbering: dict[str, Any] | None = None
+    #: earliest and latest date in the table's date columns
+    period: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +37,8 @@ class TableResult:
                 col: {cur: f"{amount:.2f}" for cur, amount in sorted(by_cur.items())}
                 for col, by_cur in self.totals.items()
             },
+            "numbering": self.numbering,
+            "period": list(self.period) if self.period else None,
         }
 
 
@@ -67,6 +73,8 @@ class ExportSummary:
     started_at: str
     seconds: float = 0.0
     kinds: list[KindResult] = field(default_factory=list)
+    #: what was written when the export went into a signed archive (a manifests ArchiveResult)
+    archive: Any = None
 
     @property
     def problems(self) -> list[DocumentProblem]:
@@ -132,4 +140,15 @@ class ExportSummary:
                 for k in self.kinds
             ],
             "problems": [p.to_dict() for p in self.problems],
+            "archive": None
+            if self.archive is None
+            else {
+                "archive_id": self.archive.archive_id,
+                "parts": [str(p) for p in self.archive.paths],
+                "part_bytes": self.archive.part_bytes,
+                "files": self.archive.files,
+                "payload_bytes": self.archive.payload_bytes,
+                "archive_bytes": self.archive.archive_bytes,
+                "seconds": round(self.archive.seconds, 3),
+            },
         }

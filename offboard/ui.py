@@ -92,3 +92,35 @@ def print_summary(summary: ExportSummary) -> None:
     console.print(
         f"Written to {summary.out} in {summary.seconds:.1f} s", markup=False, soft_wrap=True
     )
+
+
+def print_verify_report(report: Any) -> None:
+    """The verification verdict, then every problem as a table row (type, path, expected, found)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, width=max(100, shutil.get_terminal_size((100, 24))[0]))
+    parts = f" ({len(report.parts)} parts)" if len(report.parts) > 1 else ""
+    facts = (
+        f"account {report.account}, archive id {report.archive_id}, created {report.created_at}, "
+        f"{report.files:,} files, {human_bytes(report.bytes)}, signed by key "
+        f"{report.signed_by or 'none'}; {report.mode} check in {report.seconds:.1f} s"
+    )
+    if report.valid:
+        console.print(f"[bold green]VALID[/] {escape(report.archive)}{parts}: {escape(facts)}")
+        return
+    console.print(
+        f"[bold red]INVALID[/] {escape(report.archive)}{parts}: "
+        f"{len(report.problems)} problem(s); {escape(facts)}"
+    )
+    table = Table(show_lines=False)
+    for name in ("problem", "part", "path", "expected", "found", "detail"):
+        table.add_column(name, overflow="fold")
+    for p in report.problems[:1000]:
+        table.add_row(
+            *(escape(x or "") for x in (p.code, p.part, p.path, p.expected, p.found, p.detail))
+        )
+    console.print(table)
+    if len(report.problems) > 1000:
+        console.print(f"... and {len(report.problems) - 1000} more (use --json for all)")

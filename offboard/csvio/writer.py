@@ -30,6 +30,7 @@ from offboard.fsutil import fsync_dir, temp_name
 
 from .cells import neutralise
 from .dialects import Dialect
+from .numbering import NumberTracker
 
 if TYPE_CHECKING:
     from exporters.base import Table
@@ -82,6 +83,11 @@ class CsvTableWriter:
         self.bytes = 0
         #: money totals: column -> currency ("" when the table has no currency) -> sum
         self.totals: dict[str, dict[str, Decimal]] = {c: {} for c in table.money_columns}
+        #: document numbers seen, when the table has a number column
+        self.numbers = NumberTracker() if table.number_column else None
+        #: earliest and latest value of the table's date columns (ISO dates), or None
+        self.period: tuple[str, str] | None = None
+        self._date_columns = [f.name for f in self.schema if pa.types.is_date(f.type)]
         self._tmp = temp_name(path)
         self._out_schema = output_schema(self.schema, dialect)
         self._sink: pa.NativeFile | None = None
@@ -111,6 +117,7 @@ class CsvTableWriter:
         if batch.num_rows == 0:
             return
         self._add_totals(batch)
+        self._add_numbers_and_dates(batch)
         columns = [_format_column(col, self.dialect) for col in batch.columns]
         self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self._out_schema))
         self.rows += batch.num_rows
@@ -155,7 +162,21 @@ class CsvTableWriter:
         else:
             self.abort()
 
-    # -- totals -----------------------------------------------------------------------------
+    # -- totals, numbers, dates -------------------------------------------------------------
+    def _add_numbers_and_dates(self, batch: pa.RecordBatch) -> None:
+        if self.numbers is not None and self.table.number_column:
+            self.numbers.add(batch.column(self.table.number_column))
+        for name in self._date_columns:
+            column = batch.column(name)
+            low = pc.min(column).cast(pa.string()).as_py()
+            high = pc.max(column).cast(pa.string()).as_py()
+            if low is None or high is None:
+                continue
+            if self.period is None:
+                self.period = (low, high)
+            else:
+                self.period = (min(self.period[0], low), max(self.period[1], high))
+
     def _add_totals(self, batch: pa.RecordBatch) -> None:
         money = self.table.money_columns
         if not money:

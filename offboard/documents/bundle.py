@@ -132,6 +132,8 @@ class BundleWriter:
         self.parts: list[Path] = []
         #: pages in the parts written so far
         self.pages = 0
+        #: pages of each part written so far, in order
+        self.part_pages: list[int] = []
         self._part: _Part | None = None
 
     def add(self, temp: Path, final: Path, size: int, title: str) -> int:
@@ -205,6 +207,7 @@ class BundleWriter:
         part.close()
         self.parts.append(final)
         self.pages += part.pages
+        self.part_pages.append(part.pages)
         for temp, doc in part.pending:
             publish(temp, doc)
 

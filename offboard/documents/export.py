@@ -88,6 +88,7 @@ def export_documents(
         raise
     outcome.bundles = [_relative(DOCUMENTS_DIR, p.name) for p in stage.bundler.parts]
     outcome.bundle_pages = stage.bundler.pages
+    outcome.bundle_part_pages = list(stage.bundler.part_pages)
     outcome.seconds = time.perf_counter() - started
     return outcome
 

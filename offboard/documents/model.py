@@ -54,6 +54,8 @@ class KindDocuments:
     bundles: list[str] = field(default_factory=list)
     #: pages in all bundle parts together
     bundle_pages: int = 0
+    #: pages of each bundle part, in the order of ``bundles``
+    bundle_part_pages: list[int] = field(default_factory=list)
     #: bytes of the exported documents (bundles and problem copies not counted)
     bytes: int = 0
     seconds: float = 0.0

@@ -115,7 +115,7 @@ def test_parts_also_split_at_the_page_limit(make_pdf: MakePdf, tmp_path: Path) -
 
 def test_no_documents_no_bundle(out: Path) -> None:
     result = export_documents([ref("DE-1", None)], resolve, out, KIND)
-    assert result == KindDocuments(KIND, [], [], [], 0, 0, result.seconds)
+    assert result == KindDocuments(KIND, [], [], [], 0, [], 0, result.seconds)
     assert files_under(out) == []
 
 

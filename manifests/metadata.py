@@ -1,0 +1,154 @@
+"""``offboard.json``: what the archive holds, in figures a verifier can recompute.
+
+The file is a tag file: the tag manifest covers it and the signature covers the tag manifest.
+It is written identically into every part of a split archive, before the payload, so that a
+verifier reading an archive front to back knows the tables, money columns and documents before
+it meets them. Its layout is documented in ``docs/archive-format.md``; :data:`FORMAT_VERSION`
+changes whenever a reader of the previous version would misread it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from offboard import __version__
+
+if TYPE_CHECKING:
+    from exporters.base import Exporter
+    from offboard.csvio.dialects import Dialect
+    from offboard.summary import ExportSummary
+
+FORMAT = "offboard-archive"
+FORMAT_VERSION = 1
+#: the payload folder inside the bag
+DATA = "data"
+
+
+def iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def archive_id(summary: ExportSummary, created_at: datetime, files: dict[str, int]) -> str:
+    """A 128-bit id derived from the archive's content, so that the same export made at the same
+    ``created_at`` gets the same id (archives are reproducible), and any other export another id.
+    """
+    h = hashlib.sha256()
+    h.update(f"{FORMAT}/{FORMAT_VERSION}\0{summary.source}\0{summary.account}\0".encode())
+    h.update(f"{iso(created_at)}\0{summary.dialect}\0".encode())
+    for k in summary.kinds:
+        for t in k.tables:
+            h.update(json.dumps(t.to_dict()["totals"], sort_keys=True).encode())
+            h.update(f"\0{t.table}\0{t.rows}\0{t.bytes}\0".encode())
+        if k.documents is not None:
+            for d in k.documents.documents:
+                h.update(f"{d.path}\0{d.sha256}\0".encode())
+    for path in sorted(files):
+        h.update(f"{path}\0{files[path]}\0".encode())
+    raw = bytearray(h.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # RFC 9562 version 8: a name-based id of our own
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    hexed = raw.hex()
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """Which payload file goes in which part (1-based), and how many parts there are."""
+
+    files: dict[str, int]
+    sizes: dict[str, int]
+    count: int
+
+
+def build_metadata(
+    summary: ExportSummary,
+    exporters: list[Exporter],
+    dialect: Dialect,
+    created_at: datetime,
+    identifier: str,
+    plan: PartPlan,
+) -> dict[str, Any]:
+    """The whole ``offboard.json`` document for an export laid out as ``plan``."""
+    tables_by_name = {t.name: t for e in exporters for t in e.tables}
+    tables = []
+    periods = []
+    for k in summary.kinds:
+        for r in k.tables:
+            spec = tables_by_name[r.table]
+            money = spec.money_columns
+            if r.period:
+                periods.append(r.period)
+            tables.append(
+                {
+                    "kind": k.kind,
+                    "table": r.table,
+                    "path": f"{DATA}/{r.path}",
+                    "columns": [
+                        {"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                        for f in spec.schema
+                    ],
+                    "primary_key": list(spec.primary_key),
+                    "records": r.rows,
+                    "bytes": r.bytes,
+                    "money_columns": money,
+                    "currency_column": "currency" if "currency" in spec.schema.names else None,
+                    "totals": r.to_dict()["totals"],
+                    "numbering": r.numbering,
+                    "period": list(r.period) if r.period else None,
+                }
+            )
+    documents = []
+    bundles = []
+    for k in summary.kinds:
+        d = k.documents
+        if d is None:
+            continue
+        for doc in d.documents:
+            documents.append(
+                {
+                    "path": f"{DATA}/{doc.path}",
+                    "kind": doc.kind,
+                    "record_id": doc.record_id,
+                    "number": doc.number,
+                    "date": doc.date,
+                    "pages": doc.pages,
+                    "bytes": doc.bytes,
+                    "sha256": doc.sha256,
+                }
+            )
+        for path, pages in zip(d.bundles, d.bundle_part_pages, strict=True):
+            bundles.append({"path": f"{DATA}/{path}", "kind": d.kind, "pages": pages})
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "archive_id": identifier,
+        "created_at": iso(created_at),
+        "tool": {"name": "offboard", "version": __version__},
+        "source": summary.source,
+        "account": {"id": summary.account, "name": summary.account_name},
+        "csv": {
+            "dialect": dialect.name,
+            "encoding": "utf-8",
+            "bom": dialect.bom,
+            "delimiter": dialect.delimiter,
+            "line_end": dialect.eol,
+            "decimal_point": "," if dialect.decimal_comma else ".",
+        },
+        "period": {"from": min(p[0] for p in periods), "to": max(p[1] for p in periods)}
+        if periods
+        else None,
+        "tables": tables,
+        "documents": documents,
+        "bundles": bundles,
+        "problems": [p.to_dict() for p in summary.problems],
+        "parts": {"count": plan.count, "files": dict(sorted(plan.files.items()))},
+    }
+
+
+def encode(metadata: dict[str, Any]) -> bytes:
+    """The one byte form of ``offboard.json``: sorted keys, two-space indent, UTF-8, final LF."""
+    return (json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()

@@ -1,0 +1,128 @@
+"""``bag-info.txt`` against the payload present and against ``offboard.json``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from manifests import bag
+from manifests import problems as P
+from manifests.metadata import DATA
+
+if TYPE_CHECKING:
+    from manifests.verify.part import PartResult
+    from manifests.zipfmt import ZipEntry
+
+#: (problem class, path, detail, expected, found)
+Finding = tuple[type[P.Problem], str, str, str | None, str | None]
+REQUIRED_LABELS = (
+    "Source-Organization",
+    "External-Identifier",
+    "Bagging-Date",
+    "Payload-Oxum",
+    "Bag-Software-Agent",
+    "Offboard-Archive-Id",
+    "Offboard-Created-At",
+)
+_COUNT = re.compile(r"([1-9][0-9]*) of ([1-9][0-9]*)")
+
+
+def check_info(
+    data: bytes | None,
+    meta: dict[str, Any] | None,
+    members: dict[str, ZipEntry],
+    when: datetime | None,
+    result: PartResult,
+) -> Iterator[Finding]:
+    if data is None:
+        return
+    try:
+        fields = bag.parse_bag_info(data)
+        values = {label: bag.info_value(fields, label) for label in {k for k, _ in fields}}
+    except bag.TagError as exc:
+        yield P.TagFileSyntax, bag.BAG_INFO, str(exc), None, None
+        return
+    result.info = fields
+    for label in REQUIRED_LABELS:
+        if values.get(label) is None:
+            yield P.TagFileSyntax, bag.BAG_INFO, f"{label} missing", label, None
+    payload = [e for rel, e in members.items() if rel.startswith(f"{DATA}/")]
+    result.files = len(payload)
+    result.bytes = sum(e.size for e in payload)
+    found_oxum = bag.payload_oxum(e.size for e in payload)
+    oxum = values.get("Payload-Oxum")
+    if oxum is not None and oxum != found_oxum:
+        yield P.OxumMismatch, bag.BAG_INFO, "payload octets.files differ", oxum, found_oxum
+    yield from _count(values, meta, result)
+    if meta is None:
+        return
+    pairs = (
+        ("External-Identifier", meta["account"]["id"]),
+        ("Offboard-Archive-Id", meta["archive_id"]),
+        ("Offboard-Created-At", meta["created_at"]),
+        ("Bagging-Date", meta["created_at"][:10]),
+    )
+    for label, want in pairs:
+        got = values.get(label)
+        if got is not None and got != want:
+            yield (
+                P.MetadataMismatch,
+                bag.BAG_INFO,
+                f"{label} disagrees with offboard.json",
+                want,
+                got,
+            )
+    if when is not None:
+        stamp = meta["created_at"]
+        created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
+        created = created.replace(second=created.second - created.second % 2)
+        if when != created:
+            yield (
+                P.NonCanonical,
+                "",
+                "member times differ from the archive's creation time",
+                created.isoformat(),
+                when.isoformat(),
+            )
+
+
+def _count(
+    values: dict[str, str | None], meta: dict[str, Any] | None, result: PartResult
+) -> Iterator[Finding]:
+    count_text = values.get("Bag-Count")
+    group = values.get("Bag-Group-Identifier")
+    expected_count = meta["parts"]["count"] if meta is not None else None
+    if count_text is None:
+        result.number, result.count = 1, 1
+        if expected_count not in (None, 1):
+            yield (
+                P.PartMismatch,
+                bag.BAG_INFO,
+                "Bag-Count missing from a part of a split archive",
+                f"k of {expected_count}",
+                None,
+            )
+        return
+    match = _COUNT.fullmatch(count_text)
+    if match is None or int(match[1]) > int(match[2]):
+        yield P.TagFileSyntax, bag.BAG_INFO, "Bag-Count is not 'N of T'", "N of T", count_text
+        return
+    result.number, result.count = int(match[1]), int(match[2])
+    if expected_count is not None and result.count != expected_count:
+        yield (
+            P.PartMismatch,
+            bag.BAG_INFO,
+            "Bag-Count total disagrees with offboard.json",
+            str(expected_count),
+            str(result.count),
+        )
+    if meta is not None and group != meta["archive_id"]:
+        yield (
+            P.PartMismatch,
+            bag.BAG_INFO,
+            "Bag-Group-Identifier is not the archive id",
+            meta["archive_id"],
+            group,
+        )

@@ -1,0 +1,333 @@
+"""Verify one part (one zip, one bag): container, tag files, signature, payload, content.
+
+Every check runs and records its problems; nothing stops at the first one, except that a
+member whose bytes cannot be located is not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from manifests import bag
+from manifests import problems as P
+from manifests.build import trusted_comment
+from manifests.metadata import DATA, FORMAT, FORMAT_VERSION
+from manifests.verify import content
+
+if TYPE_CHECKING:
+    from manifests.signing import PublicKey
+    from manifests.zipfmt import Limits, ZipEntry, ZipReader
+
+REQUIRED = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.MANIFEST, bag.TAGMANIFEST)
+
+
+@dataclass
+class PartResult:
+    path: Path
+    problems: list[P.Problem] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    metadata_sha256: str | None = None
+    info: list[tuple[str, str]] = field(default_factory=list)
+    #: payload paths (``data/...``) found in the manifest
+    listed: set[str] = field(default_factory=set)
+    number: int | None = None
+    count: int | None = None
+    signed_by: str | None = None
+    trusted_comment: str | None = None
+    files: int = 0
+    bytes: int = 0
+
+
+class PartVerifier:
+    def __init__(
+        self,
+        path: Path,
+        pubkey: PublicKey | None,
+        *,
+        fast: bool,
+        allow_unsigned: bool,
+        limits: Limits,
+    ) -> None:
+        self.path = path
+        self.pubkey = pubkey
+        self.fast = fast
+        self.allow_unsigned = allow_unsigned
+        self.limits = limits
+        self.result = PartResult(path)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def problem(self, kind: type[P.Problem], path: str, detail: str, **kw: Any) -> None:
+        self.result.problems.append(kind(path=path, detail=detail, part=self.path.name, **kw))
+
+    def read_tag(self, reader: ZipReader, entry: ZipEntry, rel: str) -> bytes | None:
+        from manifests.zipfmt import CorruptDataError
+
+        if entry.size > bag.MAX_TAG_FILE:
+            self.problem(P.BombSuspected, rel, "tag file too large", found=str(entry.size))
+            return None
+        try:
+            return reader.read(entry, bag.MAX_TAG_FILE)
+        except CorruptDataError as exc:
+            self.result.problems.append(_in_part(exc.problem, self.path.name))
+            return None
+
+    # -- the whole part --------------------------------------------------------------------
+    def run(self) -> PartResult:
+        from manifests.zipfmt import ZipReader
+
+        with ZipReader(self.path, limits=self.limits) as reader:
+            for p in reader.problems:
+                self.result.problems.append(_in_part(p, self.path.name))
+            members = self._members(reader)
+            if members is None:
+                return self.result
+            tags = {}
+            for rel in (*REQUIRED, bag.SIGNATURE):
+                entry = members.get(rel)
+                if entry is None:
+                    if rel == bag.SIGNATURE:
+                        if not self.allow_unsigned:
+                            self.problem(P.SignatureMissing, rel, "the archive is not signed")
+                    else:
+                        self.problem(P.BagLayout, rel, "required tag file missing")
+                    continue
+                data = self.read_tag(reader, entry, rel)
+                if data is not None:
+                    tags[rel] = data
+            metadata = self._metadata(tags.get(bag.METADATA))
+            self._tagmanifest(tags, members)
+            self._bagit(tags)
+            self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
+            self._signature(tags, metadata)
+            self._payload(reader, members, tags.get(bag.MANIFEST), metadata)
+        return self.result
+
+    def _members(self, reader: ZipReader) -> dict[str, ZipEntry] | None:
+        tops = {e.name.split("/", 1)[0] for e in reader.entries}
+        if not reader.entries:
+            if not reader.problems:
+                self.problem(P.BagLayout, "", "the archive holds no files")
+            return None
+        if len(tops) != 1:
+            self.problem(
+                P.BagLayout,
+                "",
+                "the archive must hold one top-level folder",
+                expected="1",
+                found=", ".join(sorted(tops))[:300],
+            )
+            return None
+        top = next(iter(tops))
+        members: dict[str, ZipEntry] = {}
+        for e in reader.entries:
+            rel = e.name.split("/", 1)[1] if "/" in e.name else ""
+            if not rel:
+                self.problem(P.BagLayout, e.name, "file at the top level, outside the bag")
+                continue
+            if rel in members:  # the reader reports duplicates; keep the first
+                continue
+            members[rel] = e
+        self.top = top
+        return members
+
+    def _metadata(self, data: bytes | None) -> dict[str, Any] | None:
+        if data is None:
+            return None
+        try:
+            meta = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.problem(P.TagFileSyntax, bag.METADATA, f"not valid JSON: {exc}")
+            return None
+        problems = _shape_problems(meta)
+        for detail in problems:
+            self.problem(P.TagFileSyntax, bag.METADATA, detail)
+        if problems:
+            return None
+        self.result.metadata = meta
+        self.result.metadata_sha256 = hashlib.sha256(data).hexdigest()
+        return meta
+
+    def _tagmanifest(self, tags: dict[str, bytes], members: dict[str, ZipEntry]) -> None:
+        data = tags.get(bag.TAGMANIFEST)
+        if data is None:
+            return
+        try:
+            listed, errors = bag.parse_manifest(data)
+        except bag.TagError as exc:
+            self.problem(P.TagFileSyntax, bag.TAGMANIFEST, str(exc))
+            return
+        for err in errors:
+            self.problem(P.TagFileSyntax, bag.TAGMANIFEST, str(err))
+        for name in bag.TAG_FILES:
+            if name not in listed:
+                self.problem(P.MissingFile, name, "tag file not listed in the tag manifest")
+            elif name in tags:
+                found = hashlib.sha256(tags[name]).hexdigest()
+                if found != listed[name]:
+                    self.problem(P.ChecksumMismatch, name, "tag file changed",
+                                 expected=listed[name], found=found)
+        for name in listed:
+            if name not in bag.TAG_FILES:
+                self.problem(P.UnlistedFile, name, "unexpected entry in the tag manifest")
+        for rel in members:
+            if not rel.startswith(f"{DATA}/") and rel not in (*bag.TAG_FILES, bag.TAGMANIFEST,
+                                                              bag.SIGNATURE):
+                self.problem(P.UnlistedFile, rel, "file outside data/ that no manifest covers")
+
+    def _bagit(self, tags: dict[str, bytes]) -> None:
+        data = tags.get(bag.BAGIT)
+        if data is None:
+            return
+        try:
+            bag.check_bagit_txt(data)
+        except bag.TagError as exc:
+            self.problem(P.TagFileSyntax, bag.BAGIT, str(exc))
+
+    def _info(
+        self,
+        data: bytes | None,
+        meta: dict[str, Any] | None,
+        members: dict[str, ZipEntry],
+        reader: ZipReader,
+    ) -> None:
+        from manifests.verify.info import check_info
+
+        for kind, path, detail, expected, found in check_info(
+            data, meta, members, reader.when, self.result
+        ):
+            self.problem(kind, path, detail, expected=expected, found=found)
+
+    def _signature(self, tags: dict[str, bytes], meta: dict[str, Any] | None) -> None:
+        data = tags.get(bag.SIGNATURE)
+        manifest = tags.get(bag.TAGMANIFEST)
+        if data is None or manifest is None:
+            return
+        from manifests.signing import MalformedSignature, Signature, SignatureError, WrongKey
+
+        try:
+            sig = Signature.from_bytes(data, source=bag.SIGNATURE)
+        except MalformedSignature as exc:
+            self.problem(P.SignatureInvalid, bag.SIGNATURE, f"malformed: {exc}")
+            return
+        self.result.trusted_comment = sig.trusted_comment
+        if self.pubkey is None:
+            self.problem(P.SignatureInvalid, bag.SIGNATURE, "no public key given to check it")
+            return
+        try:
+            self.pubkey.verify(manifest, sig)
+        except WrongKey as exc:
+            self.problem(P.SignatureInvalid, bag.SIGNATURE, f"made by another key: {exc}",
+                         expected=self.pubkey.key_id_hex, found=sig.key_id[::-1].hex().upper())
+            return
+        except SignatureError as exc:
+            self.problem(P.SignatureInvalid, bag.SIGNATURE, str(exc))
+            return
+        self.result.signed_by = self.pubkey.key_id_hex
+        if meta is not None and self.result.number is not None and self.result.count:
+            want = trusted_comment(
+                meta["archive_id"],
+                meta["account"]["id"],
+                _parse_time(meta["created_at"]),
+                self.result.number,
+                self.result.count,
+            )
+            if sig.trusted_comment != want:
+                self.problem(P.ContextMismatch, bag.SIGNATURE,
+                             "the signature was made for another archive or context",
+                             expected=want, found=sig.trusted_comment)
+
+    def _payload(
+        self,
+        reader: ZipReader,
+        members: dict[str, ZipEntry],
+        manifest: bytes | None,
+        meta: dict[str, Any] | None,
+    ) -> None:
+        from manifests.verify.payload import check_payload
+
+        if manifest is None:
+            return
+        try:
+            listed, errors = bag.parse_manifest(manifest)
+        except bag.TagError as exc:
+            self.problem(P.TagFileSyntax, bag.MANIFEST, str(exc))
+            return
+        for err in errors:
+            self.problem(P.TagFileSyntax, bag.MANIFEST, str(err))
+        self.result.listed = set(listed)
+        check_payload(self, reader, members, listed, meta)
+
+
+def _in_part(problem: P.Problem, part: str) -> P.Problem:
+    return type(problem)(
+        path=problem.path,
+        detail=problem.detail,
+        expected=problem.expected,
+        found=problem.found,
+        part=part,
+    )
+
+
+def _parse_time(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _shape_problems(meta: Any) -> list[str]:
+    """What keeps ``meta`` from being an ``offboard.json`` this verifier understands."""
+    if not isinstance(meta, dict):
+        return ["not a JSON object"]
+    out = []
+    if meta.get("format") != FORMAT:
+        out.append(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        out.append(
+            f"format_version {meta.get('format_version')!r} is not one this verifier reads "
+            f"({FORMAT_VERSION})"
+        )
+    checks: list[tuple[str, type | tuple[type, ...]]] = [
+        ("archive_id", str),
+        ("created_at", str),
+        ("account", dict),
+        ("csv", dict),
+        ("tables", list),
+        ("documents", list),
+        ("bundles", list),
+        ("problems", list),
+        ("parts", dict),
+    ]
+    for key, kind in checks:
+        if not isinstance(meta.get(key), kind):
+            out.append(f"{key!r} missing or of the wrong type")
+    if out:
+        return out
+    try:
+        _parse_time(meta["created_at"])
+    except ValueError:
+        out.append(f"created_at {meta['created_at']!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    if not isinstance(meta["account"].get("id"), str):
+        out.append("account.id missing")
+    parts = meta["parts"]
+    if not isinstance(parts.get("count"), int) or not isinstance(parts.get("files"), dict):
+        out.append("parts.count / parts.files missing")
+    csv = meta["csv"]
+    if csv.get("delimiter") not in (",", ";") or csv.get("decimal_point") not in (".", ","):
+        out.append("csv.delimiter / csv.decimal_point invalid")
+    for i, t in enumerate(meta["tables"]):
+        if not isinstance(t, dict) or not all(
+            isinstance(t.get(k), want)
+            for k, want in (("path", str), ("records", int), ("columns", list), ("totals", dict))
+        ):
+            out.append(f"tables[{i}] malformed")
+    for key in ("documents", "bundles"):
+        for i, d in enumerate(meta[key]):
+            if not isinstance(d, dict) or not isinstance(d.get("path"), str) or not isinstance(
+                d.get("pages"), int
+            ):
+                out.append(f"{key}[{i}] malformed")
+    return out[:20]

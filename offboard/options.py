@@ -1,0 +1,49 @@
+"""Parsing of option values shared by commands: sizes and times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from offboard.errors import ConfigError
+
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)?\s*", re.IGNORECASE)
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+
+
+def parse_size(text: str, option: str) -> int:
+    """``2GB`` → 2,000,000,000; ``700MiB`` → 734,003,200; a plain number is bytes."""
+    match = _SIZE.fullmatch(text)
+    unit = (match[2] or "").lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ConfigError(f"{option}: {text!r} is not a size (examples: 2GB, 700MB, 1GiB)")
+    size = int(float(match[1]) * _UNITS[unit])
+    if size < 1:
+        raise ConfigError(f"{option}: the size must be at least 1 byte")
+    return size
+
+
+def parse_created_at(text: str | None) -> datetime:
+    """``--created-at``: an ISO 8601 time with a zone (``Z`` or an offset), kept in UTC.
+
+    Default: now, to the second. Zip members store times from 1980 to 2107 only.
+    """
+    if text is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--created-at: {text!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        raise ConfigError(f"--created-at: {text!r} has no time zone; add Z for UTC")
+    when = when.astimezone(UTC).replace(microsecond=0)
+    if not 1980 <= when.year <= 2107:
+        raise ConfigError(f"--created-at: {text!r} is outside 1980-2107")
+    return when

@@ -1,0 +1,95 @@
+"""Signed archives made once per session from the demo database, for the manifest tests."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+CREATED = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Keys:
+    key: Path
+    pub: Path
+
+
+@dataclass(frozen=True)
+class Made:
+    """An archive and how it was made."""
+
+    path: Path
+    keys: Keys
+    account: str
+
+
+def require(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        pytest.fail(f"{tool} is not installed: run `make test`, which installs it")
+    return found
+
+
+def make_keys(folder: Path, name: str = "signer") -> Keys:
+    from manifests.signing import SecretKey, write_keypair
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key, pub = write_keypair(folder / name, SecretKey.generate(), None)
+    return Keys(key, pub)
+
+
+def make_archive(
+    db: Path,
+    out: Path,
+    keys: Keys | None,
+    account: str = "acc-0001",
+    *,
+    created: datetime = CREATED,
+    split_size: int = 2 * 1000**3,
+    dialect: str = "standard",
+) -> Path:
+    from manifests.build import ArchiveOptions
+    from manifests.signing import SecretKey
+    from offboard.csvio import get_dialect
+    from offboard.pipeline import ExportOptions, export_account
+    from offboard.sources import open_source
+
+    src = open_source(str(db))
+    try:
+        export_account(
+            src,
+            account,
+            out,
+            ExportOptions(allow_missing_documents=True, jobs=2, dialect=get_dialect(dialect)),
+            archive=ArchiveOptions(
+                created_at=created,
+                sign_key=None if keys is None else SecretKey.load(keys.key),
+                split_size=split_size,
+            ),
+        )
+    finally:
+        src.close()
+    return out
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    return make_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def archive(demo_db: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A signed archive of demo account acc-0001 (with documents); do not modify it."""
+    out = tmp_path_factory.mktemp("archive") / "acc-0001.zip"
+    return Made(make_archive(demo_db, out, keys), keys, "acc-0001")
+
+
+@pytest.fixture(scope="session")
+def archive_fr(demo_db: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A signed archive of acc-0002 in the excel-fr dialect; do not modify it."""
+    out = tmp_path_factory.mktemp("archive-fr") / "acc-0002.zip"
+    return Made(make_archive(demo_db, out, keys, "acc-0002", dialect="excel-fr"), keys, "acc-0002")
