@@ -1,4 +1,5 @@
-"""The binary layout of a minisign secret key, its checksum and its scrypt encryption.
+"""The byte level of :mod:`manifests.signing`: the secret key layout, its checksum and its
+scrypt encryption; strict base64 lines; reading key files and writing them safely.
 
 The second line of a minisign secret key file is the base64 of 158 bytes::
 
@@ -17,16 +18,21 @@ and p come from (opslimit, memlimit) exactly as libsodium's
 wrong checksum means a wrong passphrase. ``minisign -G -W`` writes an unencrypted key with the
 salt, both limits and the checksum all zero; this module writes unencrypted keys the same way.
 
-This module raises ``ValueError`` (or its subclass :class:`ChecksumMismatch`) with a detail
-that does not name the file; :mod:`manifests.signing` adds the file name.
+The secret key functions raise ``ValueError`` (or its subclass :class:`ChecksumMismatch`)
+with a detail that does not name the file; :mod:`manifests.signing` adds the file name.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from offboard.errors import KeyFileError
 
 SIG_ALG = b"Ed"
 KDF_SCRYPT = b"Sc"
@@ -43,6 +49,10 @@ DEFAULT_OPSLIMIT = 33_554_432
 """minisign's default (libsodium's OPSLIMIT_SENSITIVE): with the memory limit, N=2**20, r=8, p=1."""
 DEFAULT_MEMLIMIT = 1_073_741_824
 """minisign's default (libsodium's MEMLIMIT_SENSITIVE), 1 GiB."""
+
+UNTRUSTED_PREFIX = "untrusted comment: "
+MAX_KEY_FILE = 16 * 1024
+"""Key files are a few hundred bytes; a larger file is refused unread."""
 
 MAX_OPSLIMIT = 2**32
 """A key asking for more work than this is refused (a hostile key file must not hang us)."""
@@ -211,3 +221,105 @@ def seal(
     keynum_sk = _xor(key_id + secret + checksum(key_id, secret), stream)
     limits = opslimit.to_bytes(8, "little") + memlimit.to_bytes(8, "little")
     return SIG_ALG + KDF_SCRYPT + CHK_ALG + salt + limits + keynum_sk
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 with padding, as minisign writes it."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(line: str, length: int) -> bytes | None:
+    """Decode canonical base64 of exactly ``length`` bytes, else ``None``."""
+    try:
+        raw = base64.b64decode(line.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
+    if len(raw) != length or b64(raw) != line:
+        return None
+    return raw
+
+
+def check_comment(text: str, what: str, limit: int) -> str | None:
+    """Why ``text`` cannot be a comment (a control character, too long), or ``None``."""
+    if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text):
+        return f"the {what} holds a control character"
+    if len(text.encode("utf-8")) > limit:
+        return f"the {what} is longer than {limit} bytes"
+    return None
+
+
+def read_key_file(path: Path, kind: str) -> str:
+    """A key file's text; ``KeyFileError`` naming the file if it cannot be read."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_KEY_FILE + 1)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: no such {kind} file") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the {kind}: {exc.strerror or exc}") from None
+    if len(data) > MAX_KEY_FILE:
+        raise KeyFileError(f"{path}: too large to be a minisign {kind}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path}: not a minisign {kind} (not UTF-8 text)") from None
+
+
+def key_lines(text: str, source: str, kind: str) -> tuple[str, str]:
+    """The comment and base64 lines of a key file (final newline optional)."""
+    if "\r" in text:
+        raise KeyFileError(f"{source}: not a minisign {kind} (CR line endings)")
+    lines = text.removesuffix("\n").split("\n")
+    if len(lines) != 2 or not lines[0].startswith(UNTRUSTED_PREFIX):
+        raise KeyFileError(
+            f"{source}: not a minisign {kind} (expected two lines, "
+            f"'{UNTRUSTED_PREFIX}...' then base64)"
+        )
+    return lines[0], lines[1]
+
+
+def write_new(path: Path, data: bytes, mode: int, force: bool) -> None:
+    """Write ``path`` through a fresh temporary name, fsync it, then move it into place.
+
+    Without ``force`` an existing ``path`` is never replaced (a hard link does the no-clobber
+    move; where links are not supported the file is renamed after a last check).
+    """
+    temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temp, flags, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if force:
+            os.replace(temp, path)
+            return
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError:
+            if os.path.lexists(path):
+                raise FileExistsError(path) from None
+            os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def sync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every system can)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -104,7 +104,7 @@ def payload_files(stage: Path) -> dict[str, int]:
             if not path.is_file() or path.is_symlink():
                 raise OutputError(f"export folder holds a non-regular file {str(path)!r}")
             rel = PurePosixPath(path.relative_to(stage)).as_posix()
-            if rel in NOT_PAYLOAD or name.startswith(".") and ".tmp-" in name:
+            if rel in NOT_PAYLOAD or (name.startswith(".") and ".tmp-" in name):
                 continue
             why = bag.check_relative(rel)
             if why:
@@ -193,8 +193,7 @@ def _check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
         existing.append(out)
     if existing and not overwrite:
         raise OutputExists(
-            f"archive {str(existing[0])!r} already exists; choose another --out or pass "
-            "--overwrite"
+            f"archive {str(existing[0])!r} already exists; choose another --out or pass --overwrite"
         )
     if overwrite:
         for p in set(existing) - set(finals):

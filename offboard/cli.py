@@ -249,7 +249,11 @@ def export(
         jobs=jobs or os.cpu_count() or 2,
         bundle_cap_bytes=bundle_size * 1024**2,
     )
-    archive = _archive_options(out, sign_key, unsigned, created_at, split_size, overwrite)
+    from offboard.options import archive_options
+
+    archive = archive_options(
+        out, sign_key, unsigned, created_at, split_size, overwrite, _passphrase
+    )
     chosen = select(options.kinds)
     bars = [(e.name, e.title) for e in chosen]
     if archive is not None:
@@ -320,44 +324,6 @@ def accounts(source: str, as_json: bool) -> None:
         click.echo(f"{a.id}\t{a.name}")
 
 
-def _archive_options(
-    out: Path,
-    sign_key: Path | None,
-    unsigned: bool,
-    created_at: str | None,
-    split_size: str,
-    overwrite: bool,
-) -> Any:
-    from offboard.options import parse_created_at, parse_size
-
-    if not out.name.endswith(".zip"):
-        for name, given in (("--sign-key", sign_key), ("--unsigned", unsigned),
-                            ("--created-at", created_at)):
-            if given:
-                raise ConfigError(f"{name} applies to an archive: give --out NAME.zip")
-        return None
-    from manifests.build import ArchiveOptions
-
-    if sign_key is None and not unsigned:
-        raise ConfigError(
-            "--out NAME.zip needs --sign-key KEY (make one with `offboard keygen`), "
-            "or --unsigned"
-        )
-    if sign_key is not None and unsigned:
-        raise ConfigError("--sign-key and --unsigned exclude each other")
-    key = None
-    if sign_key is not None:
-        from manifests.signing import SecretKey
-
-        key = SecretKey.load(sign_key, _passphrase(sign_key))
-    return ArchiveOptions(
-        created_at=parse_created_at(created_at),
-        sign_key=key,
-        split_size=parse_size(split_size, "--split-size"),
-        overwrite=overwrite,
-    )
-
-
 def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
     """Where a passphrase comes from: OFFBOARD_PASSPHRASE, else a prompt on a terminal."""
 
@@ -369,8 +335,7 @@ def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
             return env
         if not sys.stdin.isatty():
             raise KeyFileError(
-                f"{key} is protected by a passphrase: set OFFBOARD_PASSPHRASE or run on a "
-                "terminal"
+                f"{key} is protected by a passphrase: set OFFBOARD_PASSPHRASE or run on a terminal"
             )
         value: str = click.prompt(
             f"Passphrase for {key}", hide_input=True, confirmation_prompt=confirm, err=True

@@ -29,6 +29,7 @@ line, so the command line can print them without a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -160,6 +161,6 @@ class ArchiveInvalid(ArchiveError):
 
     exit_code = ExitCode.INVALID
 
-    def __init__(self, message: str, problems: list[object] | None = None) -> None:
+    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
         super().__init__(message)
-        self.problems = problems or []
+        self.problems = list(problems)

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from offboard.errors import ConfigError
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)?\s*", re.IGNORECASE)
 _UNITS = {
-    "": 1, "b": 1,
-    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-    "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
 }
 
 
@@ -47,3 +60,43 @@ def parse_created_at(text: str | None) -> datetime:
     if not 1980 <= when.year <= 2107:
         raise ConfigError(f"--created-at: {text!r} is outside 1980-2107")
     return when
+
+
+def archive_options(
+    out: Path,
+    sign_key: Path | None,
+    unsigned: bool,
+    created_at: str | None,
+    split_size: str,
+    overwrite: bool,
+    passphrase: Callable[[Path], Callable[[], str]],
+) -> Any:
+    """The archive options of ``export``, or None when ``out`` is a folder."""
+    if not out.name.endswith(".zip"):
+        for name, given in (
+            ("--sign-key", sign_key),
+            ("--unsigned", unsigned),
+            ("--created-at", created_at),
+        ):
+            if given:
+                raise ConfigError(f"{name} applies to an archive: give --out NAME.zip")
+        return None
+    from manifests.build import ArchiveOptions
+
+    if sign_key is None and not unsigned:
+        raise ConfigError(
+            "--out NAME.zip needs --sign-key KEY (make one with `offboard keygen`), or --unsigned"
+        )
+    if sign_key is not None and unsigned:
+        raise ConfigError("--sign-key and --unsigned exclude each other")
+    key = None
+    if sign_key is not None:
+        from manifests.signing import SecretKey
+
+        key = SecretKey.load(sign_key, passphrase(sign_key))
+    return ArchiveOptions(
+        created_at=parse_created_at(created_at),
+        sign_key=key,
+        split_size=parse_size(split_size, "--split-size"),
+        overwrite=overwrite,
+    )

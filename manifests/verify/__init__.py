@@ -183,6 +183,7 @@ def _across_parts(report: VerifyReport, results: list[PartResult], *, is_split: 
     extra = sorted(n for n in numbers if n > expected_count)
     for n in extra:
         report.problems.append(
-            P.PartMismatch(path="", detail=f"part {n} beyond the {expected_count} declared",
-                           part=numbers[n])
+            P.PartMismatch(
+                path="", detail=f"part {n} beyond the {expected_count} declared", part=numbers[n]
+            )
         )

@@ -168,7 +168,7 @@ def _decimal_type(text: str) -> Any:
     import pyarrow as pa
 
     if text.startswith("decimal128(") and text.endswith(")"):
-        precision, _, scale = text[len("decimal128(") : -1].partition(",")
+        _precision, _, scale = text[len("decimal128(") : -1].partition(",")
         try:
             return pa.decimal128(38, int(scale))
         except ValueError:

@@ -16,7 +16,6 @@ from manifests import bag
 from manifests import problems as P
 from manifests.build import trusted_comment
 from manifests.metadata import DATA, FORMAT, FORMAT_VERSION
-from manifests.verify import content
 
 if TYPE_CHECKING:
     from manifests.signing import PublicKey
@@ -138,7 +137,7 @@ class PartVerifier:
         if data is None:
             return None
         try:
-            meta = json.loads(data.decode("utf-8"))
+            meta: Any = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             self.problem(P.TagFileSyntax, bag.METADATA, f"not valid JSON: {exc}")
             return None
@@ -147,9 +146,10 @@ class PartVerifier:
             self.problem(P.TagFileSyntax, bag.METADATA, detail)
         if problems:
             return None
-        self.result.metadata = meta
+        checked: dict[str, Any] = meta
+        self.result.metadata = checked
         self.result.metadata_sha256 = hashlib.sha256(data).hexdigest()
-        return meta
+        return checked
 
     def _tagmanifest(self, tags: dict[str, bytes], members: dict[str, ZipEntry]) -> None:
         data = tags.get(bag.TAGMANIFEST)
@@ -168,14 +168,22 @@ class PartVerifier:
             elif name in tags:
                 found = hashlib.sha256(tags[name]).hexdigest()
                 if found != listed[name]:
-                    self.problem(P.ChecksumMismatch, name, "tag file changed",
-                                 expected=listed[name], found=found)
+                    self.problem(
+                        P.ChecksumMismatch,
+                        name,
+                        "tag file changed",
+                        expected=listed[name],
+                        found=found,
+                    )
         for name in listed:
             if name not in bag.TAG_FILES:
                 self.problem(P.UnlistedFile, name, "unexpected entry in the tag manifest")
         for rel in members:
-            if not rel.startswith(f"{DATA}/") and rel not in (*bag.TAG_FILES, bag.TAGMANIFEST,
-                                                              bag.SIGNATURE):
+            if not rel.startswith(f"{DATA}/") and rel not in (
+                *bag.TAG_FILES,
+                bag.TAGMANIFEST,
+                bag.SIGNATURE,
+            ):
                 self.problem(P.UnlistedFile, rel, "file outside data/ that no manifest covers")
 
     def _bagit(self, tags: dict[str, bytes]) -> None:
@@ -220,8 +228,13 @@ class PartVerifier:
         try:
             self.pubkey.verify(manifest, sig)
         except WrongKey as exc:
-            self.problem(P.SignatureInvalid, bag.SIGNATURE, f"made by another key: {exc}",
-                         expected=self.pubkey.key_id_hex, found=sig.key_id[::-1].hex().upper())
+            self.problem(
+                P.SignatureInvalid,
+                bag.SIGNATURE,
+                f"made by another key: {exc}",
+                expected=self.pubkey.key_id_hex,
+                found=sig.key_id[::-1].hex().upper(),
+            )
             return
         except SignatureError as exc:
             self.problem(P.SignatureInvalid, bag.SIGNATURE, str(exc))
@@ -236,9 +249,13 @@ class PartVerifier:
                 self.result.count,
             )
             if sig.trusted_comment != want:
-                self.problem(P.ContextMismatch, bag.SIGNATURE,
-                             "the signature was made for another archive or context",
-                             expected=want, found=sig.trusted_comment)
+                self.problem(
+                    P.ContextMismatch,
+                    bag.SIGNATURE,
+                    "the signature was made for another archive or context",
+                    expected=want,
+                    found=sig.trusted_comment,
+                )
 
     def _payload(
         self,
@@ -326,8 +343,10 @@ def _shape_problems(meta: Any) -> list[str]:
             out.append(f"tables[{i}] malformed")
     for key in ("documents", "bundles"):
         for i, d in enumerate(meta[key]):
-            if not isinstance(d, dict) or not isinstance(d.get("path"), str) or not isinstance(
-                d.get("pages"), int
+            if (
+                not isinstance(d, dict)
+                or not isinstance(d.get("path"), str)
+                or not isinstance(d.get("pages"), int)
             ):
                 out.append(f"{key}[{i}] malformed")
     return out[:20]

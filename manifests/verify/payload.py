@@ -36,16 +36,25 @@ def check_payload(
         for rel, doc in pdfs.items():
             want = doc.get("sha256")
             if want is not None and rel in listed and listed[rel] != want:
-                v.problem(P.DocumentMismatch, rel, "offboard.json and the manifest disagree",
-                          expected=want, found=listed[rel])
+                v.problem(
+                    P.DocumentMismatch,
+                    rel,
+                    "offboard.json and the manifest disagree",
+                    expected=want,
+                    found=listed[rel],
+                )
     for rel, entry in sorted(present.items(), key=lambda item: item[1].data_offset):
         if rel not in listed:
             continue
         size_of = tables.get(rel, pdfs.get(rel, {})).get("bytes")
         if size_of is not None and size_of != entry.size:
-            v.problem(P.DocumentMismatch if rel in pdfs else P.RecordMismatch, rel,
-                      "size differs from offboard.json", expected=str(size_of),
-                      found=str(entry.size))
+            v.problem(
+                P.DocumentMismatch if rel in pdfs else P.RecordMismatch,
+                rel,
+                "size differs from offboard.json",
+                expected=str(size_of),
+                found=str(entry.size),
+            )
         if v.fast:
             continue
         if rel in tables and meta is not None:
@@ -55,8 +64,7 @@ def check_payload(
         else:
             digest = _hash(v, reader, entry, rel)
         if digest is not None and digest != listed[rel]:
-            v.problem(P.ChecksumMismatch, rel, "file changed", expected=listed[rel],
-                      found=digest)
+            v.problem(P.ChecksumMismatch, rel, "file changed", expected=listed[rel], found=digest)
 
 
 def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) -> None:
@@ -68,7 +76,9 @@ def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) ->
     here = {p for p, n in placed.items() if n == number}
     for rel in sorted(set(listed) - here):
         where = placed.get(rel)
-        detail = "not in offboard.json" if where is None else f"offboard.json puts it in part {where}"
+        detail = (
+            "not in offboard.json" if where is None else f"offboard.json puts it in part {where}"
+        )
         v.problem(P.PartMismatch, rel, detail, expected=str(where), found=str(number))
     for rel in sorted(here - set(listed)):
         v.problem(P.MissingFile, rel, f"offboard.json puts it in this part ({number})")
@@ -125,16 +135,26 @@ def _check_csv(
     if csv.get("bom") and stream.size and not stream.bom_found:
         v.problem(P.RecordMismatch, rel, "byte-order mark missing", expected="BOM", found="none")
     if figures["records"] != table["records"]:
-        v.problem(P.RecordMismatch, rel, "record count differs from offboard.json",
-                  expected=str(table["records"]), found=str(figures["records"]))
+        v.problem(
+            P.RecordMismatch,
+            rel,
+            "record count differs from offboard.json",
+            expected=str(table["records"]),
+            found=str(figures["records"]),
+        )
     recorded: dict[str, dict[str, str]] = table["totals"]
     found: dict[str, dict[str, Decimal]] = figures["totals"]
     for column in sorted(set(recorded) | set(found)):
         want = {c: Decimal(a) for c, a in (recorded.get(column) or {}).items()}
         got = {c: a for c, a in (found.get(column) or {}).items()}
         if want != got:
-            v.problem(P.RecordMismatch, rel, f"money total of {column} differs",
-                      expected=_money(want), found=_money(got))
+            v.problem(
+                P.RecordMismatch,
+                rel,
+                f"money total of {column} differs",
+                expected=_money(want),
+                found=_money(got),
+            )
     return stream.sha256.hexdigest()
 
 
@@ -166,8 +186,13 @@ def _check_pdf(
         _corrupt(v, exc)
         return None
     if pages is not None and pages != doc["pages"]:
-        v.problem(P.DocumentMismatch, rel, "page count differs from offboard.json",
-                  expected=str(doc["pages"]), found=str(pages))
+        v.problem(
+            P.DocumentMismatch,
+            rel,
+            "page count differs from offboard.json",
+            expected=str(doc["pages"]),
+            found=str(pages),
+        )
     return digest
 
 

@@ -151,15 +151,12 @@ class _Parser:
             return
         if cd_offset + cd_size != cd_end:
             gap = cd_end - cd_size - cd_offset
-            what = "bytes before the archive (prepended data?)" if gap > 0 else "missing bytes"
-            self.problem(
-                P.ZipStructure,
-                "",
-                f"the central directory does not end where the end records start: {abs(gap)} "
-                f"{what}",
-                cd_end,
-                cd_offset + cd_size,
+            detail = (
+                f"{gap} bytes unaccounted for before the central directory (prepended data?)"
+                if gap > 0
+                else "the central directory's offset and size run past the end records"
             )
+            self.problem(P.ZipStructure, "", detail, cd_end, cd_offset + cd_size)
             return
         if cd_size < R.CENTRAL.size * count:
             self.problem(

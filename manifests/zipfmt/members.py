@@ -132,7 +132,7 @@ class MemberChecker:
                 self.report(
                     P.OverlappingMembers,
                     name,
-                    "bytes between this member and the last",
+                    "bytes between this member and the one before it",
                     self.expected_offset,
                     offset,
                 )
@@ -146,7 +146,7 @@ class MemberChecker:
             )
             return
         self.expected_offset = max(self.expected_offset, end)
-        local = R.local_header(raw, method, crc, csize, size, dos)
+        local = R.local_header(raw, method, crc, csize, size, (mtime, mdate))
         sound = self._local(name, offset, local) and sound
         if sound:
             self.out.entries.append(ZipEntry(name, method, crc, csize, size, offset, offset + head))

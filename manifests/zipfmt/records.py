@@ -36,12 +36,13 @@ Layout, in file order::
   size, 8 bytes each) is present, and both 32-bit size fields are 0xFFFFFFFF, if and only if
   the largest compressed size the member could have (:func:`max_compressed_size`: its size when
   stored, ``size + size // 8 + 1024`` when deflated) is at least :data:`ZIP64_THRESHOLD`
-  (0xFFFF0000). The decision depends on the size alone, so the writer takes it before it
-  compresses and the reader takes it again from the central directory. The bound for deflate
-  is not a theoretical one: ISA-L at levels 1 to 3 falls back to stored blocks when Huffman
-  coding does not pay, and its largest expansion measured (random bytes) is 0.05 %; the rule
-  allows 12.5 % plus 1 KiB, and the writer refuses to finish a member that would break it.
-  (ISA-L level 0 expands random data by 23 % and is refused.)
+  (0xFFFF0000). The decision depends on the size and method alone, so the writer takes it
+  before it compresses and the reader takes it again from the central directory. The deflate
+  bound is a measured one with a wide margin, not a proof: ISA-L at levels 1 to 3 falls back
+  to stored blocks when Huffman coding does not pay, and its largest expansion measured
+  (random bytes) is 0.05 %, 250 times less than the 12.5 % allowed; the writer refuses to
+  finish a member that would break the rule. (Level 0, which expands random data by 23 %,
+  is refused.)
 - Central header (46 bytes): signature ``PK\\x01\\x02``; version made by 0x0314 (Unix, 2.0),
   or 0x032D (Unix, 4.5) when this header carries a zip64 extra field; version needed 20, or 45
   likewise; flags, method, time, date, CRC-32 and sizes as in the local header; name length;

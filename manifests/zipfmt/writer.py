@@ -1,9 +1,9 @@
 """Write a zip file in the canonical layout of :mod:`manifests.zipfmt.records`.
 
 The writer streams: a file is read in chunks, each chunk handed to the caller (who hashes it),
-added to the CRC-32 and compressed; the local header is written first with zero CRC-32 and
-sizes (the zip64 decision, taken from the size ``os.fstat`` reports, fixes its length) and
-patched once the data is written. Nothing but the current chunk is held in memory.
+added to the CRC-32 and compressed; the local header is written first with a zero CRC-32 and
+compressed size (the zip64 decision, taken from the size ``os.fstat`` reports, fixes its
+length) and patched once the data is written. Nothing but the current chunk is held in memory.
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ class ZipWriter:
             size = st.st_size
             self._begin()
             offset = self._offset
-            head = R.local_header_size(raw, size, method)
-            self._fh.write(b"\0" * head)  # the real header is written once the data is known
+            # CRC-32 and compressed size 0 until the data is written; the size fixes the length
+            placeholder = R.local_header(raw, method, 0, 0, size, self._dos)
+            head = len(placeholder)
+            self._fh.write(placeholder)
             deflater = _Deflater(self._level) if compress else None
             crc = 0
             read = 0

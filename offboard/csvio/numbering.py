@@ -50,9 +50,7 @@ class Series:
             "count": self.count,
             "duplicates": self.count - self.distinct,
             "missing": self.missing,
-            "gaps": [
-                [self.number(a), self.number(b)] for a, b in self.gaps[:MAX_LISTED_GAPS]
-            ],
+            "gaps": [[self.number(a), self.number(b)] for a, b in self.gaps[:MAX_LISTED_GAPS]],
             "gap_ranges": self.gap_ranges,
         }
 

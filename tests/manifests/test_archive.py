@@ -85,17 +85,15 @@ def test_metadata_matches_the_source(archive: Made, demo_db: Path) -> None:
     assert meta["created_at"] == "2026-01-31T12:00:00Z"
     tables = {t["table"]: t for t in meta["tables"]}
     con = sqlite3.connect(demo_db)
-    (n,) = con.execute(
-        "SELECT count(*) FROM sales_invoices WHERE account_id = 'acc-0001'"
-    ).fetchone()
+    (n,) = con.execute("SELECT count(*) FROM invoices WHERE account_id = 'acc-0001'").fetchone()
     assert tables["sales_invoices"]["records"] == n
     rows = con.execute(
-        "SELECT currency, total_incl_tax FROM sales_invoices WHERE account_id = 'acc-0001'"
+        "SELECT currency, total_ttc FROM invoices WHERE account_id = 'acc-0001'"
     ).fetchall()
     by_currency: dict[str, Decimal] = {}
     for currency, amount in rows:
         by_currency[currency] = by_currency.get(currency, Decimal(0)) + Decimal(amount)
-    totals = {c: Decimal(a) for c, a in tables["sales_invoices"]["totals"]["total_incl_tax"].items()}
+    totals = {c: Decimal(a) for c, a in tables["sales_invoices"]["totals"]["total_ttc"].items()}
     assert totals == by_currency
     numbering = tables["sales_invoices"]["numbering"]
     assert numbering["count"] == n and numbering["series"]
@@ -126,7 +124,9 @@ def test_excel_fr_archive_verifies(archive_fr: Made) -> None:
     assert report.valid, [str(p) for p in report.problems]
 
 
-def test_same_created_at_gives_identical_bytes(demo_db: Path, tmp_path: Path, archive: Made) -> None:
+def test_same_created_at_gives_identical_bytes(
+    demo_db: Path, tmp_path: Path, archive: Made
+) -> None:
     again = make_archive(demo_db, tmp_path / "acc-0001.zip", archive.keys)
     assert again.read_bytes() == archive.path.read_bytes()
 
@@ -154,7 +154,9 @@ def test_split_archive(demo_db: Path, tmp_path: Path, archive: Made) -> None:
     for p in parts:
         text = read(p, f"{p.stem}/bag-info.txt").decode()
         infos.append(dict(line.split(": ", 1) for line in text.splitlines()))
-    assert [i["Bag-Count"] for i in infos] == [f"{n} of {len(parts)}" for n in range(1, len(parts) + 1)]
+    assert [i["Bag-Count"] for i in infos] == [
+        f"{n} of {len(parts)}" for n in range(1, len(parts) + 1)
+    ]
     assert len({i["Bag-Group-Identifier"] for i in infos}) == 1
     report = verify_archive(parts[1], pubkey(archive))
     assert report.valid, [str(p) for p in report.problems]

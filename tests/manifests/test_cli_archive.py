@@ -36,8 +36,17 @@ def test_export_and_verify_from_the_command_line(demo_db: Path, tmp_path: Path) 
     run("keygen", str(tmp_path / "k"), "--no-passphrase")
     out = tmp_path / "a.zip"
     code, _, err = run(
-        "export", str(demo_db), "-a", "acc-0002", "--out", str(out), "--sign-key",
-        str(tmp_path / "k.key"), "--created-at", "2026-03-01T10:00:00+01:00", "--quiet",
+        "export",
+        str(demo_db),
+        "-a",
+        "acc-0002",
+        "--out",
+        str(out),
+        "--sign-key",
+        str(tmp_path / "k.key"),
+        "--created-at",
+        "2026-03-01T10:00:00+01:00",
+        "--quiet",
         "--allow-missing-documents",
     )
     assert code == 0, err
@@ -57,8 +66,15 @@ def test_export_to_zip_needs_a_key(demo_db: Path, tmp_path: Path) -> None:
 
 def test_bad_created_at_is_named(demo_db: Path, tmp_path: Path) -> None:
     code, _, err = run(
-        "export", str(demo_db), "-a", "acc-0002", "--out", str(tmp_path / "a.zip"),
-        "--unsigned", "--created-at", "yesterday",
+        "export",
+        str(demo_db),
+        "-a",
+        "acc-0002",
+        "--out",
+        str(tmp_path / "a.zip"),
+        "--unsigned",
+        "--created-at",
+        "yesterday",
     )
     assert code == 2 and "--created-at" in err
 
@@ -68,9 +84,20 @@ def test_encrypted_key_signs_with_the_passphrase_from_the_environment(
 ) -> None:
     env = {"OFFBOARD_PASSPHRASE": "correct horse"}
     assert run("keygen", str(tmp_path / "k"), env=env)[0] == 0
-    args = ["export", str(demo_db), "-a", "acc-0002", "--out", str(tmp_path / "a.zip"),
-            "--sign-key", str(tmp_path / "k.key"), "--quiet", "--allow-missing-documents",
-            "--kinds", "contacts"]
+    args = [
+        "export",
+        str(demo_db),
+        "-a",
+        "acc-0002",
+        "--out",
+        str(tmp_path / "a.zip"),
+        "--sign-key",
+        str(tmp_path / "k.key"),
+        "--quiet",
+        "--allow-missing-documents",
+        "--kinds",
+        "contacts",
+    ]
     code, _, err = run(*args, env={"OFFBOARD_PASSPHRASE": "wrong"})
     assert code == 10 and "passphrase" in err.lower()
     assert not (tmp_path / "a.zip").exists()

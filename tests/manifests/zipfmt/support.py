@@ -14,7 +14,7 @@ import pytest
 from isal import isal_zlib
 
 from manifests.problems import Problem
-from manifests.zipfmt import ZipReader, ZipWriter
+from manifests.zipfmt import CorruptDataError, Limits, ZipReader, ZipWriter
 from manifests.zipfmt import records as R
 
 WHEN = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
@@ -135,3 +135,25 @@ def build(
     if comment:
         end = end[:-2] + struct.pack("<H", len(comment)) + comment
     return bytes(out + central + end) + after
+
+
+# -- reading hand-built archives ---------------------------------------------------------------
+def open_bytes(tmp_path: Path, data: bytes, limits: Limits = Limits()) -> ZipReader:  # noqa: B008
+    path = tmp_path / "hostile.zip"
+    path.write_bytes(data)
+    return ZipReader(path, limits=limits)
+
+
+def problems_of(tmp_path: Path, data: bytes, limits: Limits = Limits()) -> list[Problem]:  # noqa: B008
+    with open_bytes(tmp_path, data, limits) as zr:
+        return zr.problems
+
+
+def read_error(zr: ZipReader, name: str) -> CorruptDataError:
+    entry = next(e for e in zr.entries if e.name == name)
+    with pytest.raises(CorruptDataError) as caught:
+        for _ in zr.iter_data(entry):
+            pass
+    assert caught.value.problem.code == "corrupt-data"
+    assert caught.value.problem.path == name
+    return caught.value
