@@ -53,8 +53,9 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format offboard exporters manifests tests bench
 	$(BIN)/ruff check --fix offboard exporters manifests tests bench
 
-bench: $(STAMP) system-deps ## benchmark export against sqlite3 -csv and pandas (large demo, cached)
+bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv and pandas; archive+verify vs bagit-python (cached data)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/archive.py
 
 clean: ## remove the virtualenv, demo and caches
 	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache

@@ -271,3 +271,12 @@ def test_unsigned_archive(demo_db: Path, tmp_path: Path, allow: bool) -> None:
     report = verify_archive(out, None, allow_unsigned=allow)
     codes = [p.code for p in report.problems]
     assert codes == ([] if allow else ["signature-missing"])
+
+
+def test_every_problem_type_is_documented() -> None:
+    from manifests.problems import ALL_PROBLEMS, Problem
+
+    doc = (ROOT / "docs" / "archive-format.md").read_text()
+    assert {c.code for c in ALL_PROBLEMS} == {c.code for c in Problem.__subclasses__()}
+    for cls in ALL_PROBLEMS:
+        assert f"| `{cls.code}` |" in doc, cls.code
