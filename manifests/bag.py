@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+#: ASCII control characters (C0 and DEL), refused in names
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 BAGIT_VERSION = "1.0"
 BAGIT_TXT = f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: UTF-8\n".encode()
 MANIFEST = "manifest-sha256.txt"
@@ -59,7 +62,7 @@ def check_relative(path: str) -> str | None:
         return "absolute path"
     if "\\" in path:
         return "backslash in path"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _CONTROL.search(path) is not None:
         return "control character in path"
     if any(seg in ("", ".", "..") for seg in path.split("/")):
         return "empty, '.' or '..' path segment"

@@ -70,6 +70,7 @@ Everything here is pure computation; the writer and the reader do the I/O.
 
 from __future__ import annotations
 
+import re
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -193,6 +194,10 @@ class ZipEntry:
 
 
 # -- time --------------------------------------------------------------------------------------
+#: ASCII control characters (C0 and DEL), refused in names
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def dos_time(when: datetime) -> tuple[int, int]:
     """The MS-DOS (time, date) of ``when`` (naive: taken as UTC), seconds rounded down to even.
 
@@ -235,7 +240,7 @@ def name_problem(name: str, max_bytes: int = MAX_NAME_BYTES) -> str | None:
         return f"longer than {max_bytes} bytes ({size})"
     if "\x00" in name:
         return "holds a NUL character"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _CONTROL.search(name) is not None:
         return "holds a control character"
     if "\\" in name:
         return "holds a backslash"
