@@ -309,17 +309,3 @@ def write_new(path: Path, data: bytes, mode: int, force: bool) -> None:
             os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def sync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort: not every system can)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -146,9 +146,8 @@ def build_archive(
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
     identifier = archive_id(summary, options.created_at, sizes)
-    metadata = encode(
-        build_metadata(summary, exporters, dialect, options.created_at, identifier, plan)
-    )
+    meta = build_metadata(summary, exporters, dialect, options.created_at, identifier, plan)
+    metadata = encode(meta)
     expected_hashes = {
         f"{DATA}/{d.path}": d.sha256
         for k in summary.kinds
@@ -166,7 +165,14 @@ def build_archive(
             )
             writer = _PartWriter(temp, final, number, plan.count, options)
             written = writer.write(
-                stage, members, sizes, metadata, summary, identifier, expected_hashes
+                stage,
+                members,
+                sizes,
+                metadata,
+                meta["period"],
+                summary,
+                identifier,
+                expected_hashes,
             )
             result.part_bytes.append(written)
             result.archive_bytes += written
@@ -219,6 +225,7 @@ class _PartWriter:
         members: list[str],
         sizes: dict[str, int],
         metadata: bytes,
+        period: dict[str, str] | None,
         summary: ExportSummary,
         identifier: str,
         expected_hashes: dict[str, str],
@@ -226,7 +233,7 @@ class _PartWriter:
         from manifests.zipfmt import ZipWriter
 
         opts = self.options
-        info = bag.format_bag_info(self._bag_info(members, sizes, summary, identifier))
+        info = bag.format_bag_info(self._bag_info(members, sizes, period, summary, identifier))
         tags: dict[str, bytes] = {bag.BAGIT: bag.BAGIT_TXT, bag.BAG_INFO: info}
         tags[bag.METADATA] = metadata
         try:
@@ -278,7 +285,12 @@ class _PartWriter:
         return f"{self.top}/{rel}"
 
     def _bag_info(
-        self, members: list[str], sizes: dict[str, int], summary: ExportSummary, identifier: str
+        self,
+        members: list[str],
+        sizes: dict[str, int],
+        period: dict[str, str] | None,
+        summary: ExportSummary,
+        identifier: str,
     ) -> list[tuple[str, str]]:
         created = self.options.created_at
         fields = [
@@ -301,17 +313,9 @@ class _PartWriter:
             ("Offboard-Archive-Id", identifier),
             ("Offboard-Created-At", iso(created)),
         ]
-        period = _period(summary)
         if period:
-            fields.append(("Offboard-Records-Period", f"{period[0]}/{period[1]}"))
+            fields.append(("Offboard-Records-Period", f"{period['from']}/{period['to']}"))
         return fields
-
-
-def _period(summary: ExportSummary) -> tuple[str, str] | None:
-    periods = [t.period for k in summary.kinds for t in k.tables if t.period]
-    if not periods:
-        return None
-    return min(p[0] for p in periods), max(p[1] for p in periods)
 
 
 def _compress(name: str) -> bool:

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from manifests import _minisign_kdf as kdf
 from offboard.errors import KeyFileError, OutputError, OutputExists, WrongPassphrase
+from offboard.fsutil import fsync_dir
 
 KEYID_LEN = kdf.KEYID_LEN
 SIG_ALG_LEGACY = b"Ed"
@@ -384,5 +385,5 @@ def write_keypair(
             for path in written:
                 path.unlink(missing_ok=True)
         raise OutputError(f"cannot write {current}: {exc.strerror or exc}") from None
-    kdf.sync_dir(key_path.parent)
+    fsync_dir(key_path.parent)
     return key_path, pub_path

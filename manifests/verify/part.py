@@ -6,6 +6,7 @@ member whose bytes cannot be located is not read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -152,16 +153,9 @@ class PartVerifier:
         return checked
 
     def _tagmanifest(self, tags: dict[str, bytes], members: dict[str, ZipEntry]) -> None:
-        data = tags.get(bag.TAGMANIFEST)
-        if data is None:
+        listed = self._listing(tags.get(bag.TAGMANIFEST), bag.TAGMANIFEST)
+        if listed is None:
             return
-        try:
-            listed, errors = bag.parse_manifest(data)
-        except bag.TagError as exc:
-            self.problem(P.TagFileSyntax, bag.TAGMANIFEST, str(exc))
-            return
-        for err in errors:
-            self.problem(P.TagFileSyntax, bag.TAGMANIFEST, str(err))
         for name in bag.TAG_FILES:
             if name not in listed:
                 self.problem(P.MissingFile, name, "tag file not listed in the tag manifest")
@@ -185,6 +179,19 @@ class PartVerifier:
                 bag.SIGNATURE,
             ):
                 self.problem(P.UnlistedFile, rel, "file outside data/ that no manifest covers")
+
+    def _listing(self, data: bytes | None, name: str) -> dict[str, str] | None:
+        """A manifest's ``{path: sha256}``, its unusable lines reported."""
+        if data is None:
+            return None
+        try:
+            listed, errors = bag.parse_manifest(data)
+        except bag.TagError as exc:
+            self.problem(P.TagFileSyntax, name, str(exc))
+            return None
+        for err in errors:
+            self.problem(P.TagFileSyntax, name, str(err))
+        return listed
 
     def _bagit(self, tags: dict[str, bytes]) -> None:
         data = tags.get(bag.BAGIT)
@@ -266,27 +273,15 @@ class PartVerifier:
     ) -> None:
         from manifests.verify.payload import check_payload
 
-        if manifest is None:
+        listed = self._listing(manifest, bag.MANIFEST)
+        if listed is None:
             return
-        try:
-            listed, errors = bag.parse_manifest(manifest)
-        except bag.TagError as exc:
-            self.problem(P.TagFileSyntax, bag.MANIFEST, str(exc))
-            return
-        for err in errors:
-            self.problem(P.TagFileSyntax, bag.MANIFEST, str(err))
         self.result.listed = set(listed)
         check_payload(self, reader, members, listed, meta)
 
 
 def _in_part(problem: P.Problem, part: str) -> P.Problem:
-    return type(problem)(
-        path=problem.path,
-        detail=problem.detail,
-        expected=problem.expected,
-        found=problem.found,
-        part=part,
-    )
+    return dataclasses.replace(problem, part=part)
 
 
 def _parse_time(text: str) -> Any:

@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from manifests import problems as P
+from manifests.zipfmt import fieldnames as F
 from manifests.zipfmt import records as R
 from manifests.zipfmt.members import MemberChecker
 from manifests.zipfmt.records import ZipEntry
@@ -227,16 +228,16 @@ class _Parser:
             return
         fields: list[str] = []
         pos = 0
-        layouts: list[tuple[struct.Struct, tuple[str, ...]]] = [(R.END, R.END_FIELDS)]
+        layouts: list[tuple[struct.Struct, tuple[str, ...]]] = [(R.END, F.END_FIELDS)]
         if len(found) > R.END.size:
             layouts = [
-                (R.ZIP64_END, R.ZIP64_END_FIELDS),
-                (R.ZIP64_LOCATOR, R.ZIP64_LOCATOR_FIELDS),
+                (R.ZIP64_END, F.ZIP64_END_FIELDS),
+                (R.ZIP64_LOCATOR, F.ZIP64_LOCATOR_FIELDS),
                 *layouts,
             ]
         for layout, names in layouts:
             chunk = slice(pos, pos + layout.size)
-            fields += R.differing_fields(layout, names, found[chunk], canonical[chunk])
+            fields += F.differing_fields(layout, names, found[chunk], canonical[chunk])
             pos += layout.size
         self.problem(
             P.NonCanonical, "", "end records differ from the layout in: " + ", ".join(fields)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from manifests import problems as P
+from manifests.zipfmt import fieldnames as F
 from manifests.zipfmt import records as R
 from manifests.zipfmt.records import ZipEntry
 
@@ -214,7 +215,7 @@ class MemberChecker:
         canonical = R.central_header(raw, method, crc, csize, size, offset, dos)
         if fixed + raw + extra + comment == canonical:
             return
-        fields = R.differing_fields(R.CENTRAL, R.CENTRAL_FIELDS, fixed, canonical)
+        fields = F.differing_fields(R.CENTRAL, F.CENTRAL_FIELDS, fixed, canonical)
         if extra != canonical[R.CENTRAL.size + len(raw) :]:
             fields.append("extra field")
         if comment:
@@ -289,7 +290,7 @@ class MemberChecker:
                 None,
             )
             return False
-        fields = R.differing_fields(R.LOCAL, R.LOCAL_FIELDS, found, canonical)
+        fields = F.differing_fields(R.LOCAL, F.LOCAL_FIELDS, found, canonical)
         name_end = R.LOCAL.size + R.LOCAL.unpack_from(canonical)[9]
         if found[R.LOCAL.size : name_end] != canonical[R.LOCAL.size : name_end]:
             fields.append("name")
