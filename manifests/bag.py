@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from manifests.paths import is_plain
+
 #: ASCII control characters (C0 and DEL), refused in names
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -51,11 +53,20 @@ _DECODED = {"%25": "%", "%0D": "\r", "%0A": "\n"}
 
 
 def decode_path(text: str) -> str:
+    if "%" not in text:
+        return text
     return re.sub(r"%(?:25|0[DdAa])", lambda m: _DECODED[m[0].upper()], text)
 
 
 def check_relative(path: str) -> str | None:
     """Why ``path`` may not appear in a bag (absolute, ``..``, backslash...), or None."""
+    if is_plain(path):
+        return None
+    return full_check_relative(path)
+
+
+def full_check_relative(path: str) -> str | None:
+    """:func:`check_relative` without its shortcut for plain paths."""
     if not path:
         return "empty path"
     if path.startswith("/"):

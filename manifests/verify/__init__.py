@@ -90,10 +90,13 @@ def verify_archive(
     fast: bool = False,
     allow_unsigned: bool = False,
     limits: Limits | None = None,
+    doc_worker: bool | None = None,
 ) -> VerifyReport:
     """Check the archive at ``path`` (and its sibling parts); never raises for a bad archive.
 
-    Raises :class:`ArchiveError` only when ``path`` cannot be opened at all.
+    Raises :class:`ArchiveError` only when ``path`` cannot be opened at all. ``doc_worker``
+    forces (True) or forbids (False) checking the documents in a worker process, beside the
+    tables; by default a worker is used when a part holds many documents.
     """
     from manifests.verify.part import PartVerifier
     from manifests.zipfmt import Limits
@@ -107,7 +110,12 @@ def verify_archive(
     for part in paths:
         try:
             verifier = PartVerifier(
-                part, pubkey, fast=fast, allow_unsigned=allow_unsigned, limits=limits or Limits()
+                part,
+                pubkey,
+                fast=fast,
+                allow_unsigned=allow_unsigned,
+                limits=limits or Limits(),
+                doc_worker=doc_worker,
             )
             results.append(verifier.run())
         except OSError as exc:

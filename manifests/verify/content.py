@@ -18,6 +18,7 @@ from typing import Any
 CSV_BLOCK = 4 << 20
 #: documents read into memory to be opened (larger ones are opened through a file window)
 SMALL_PDF = 32 << 20
+USE_THREADS = True
 
 
 class HashingStream(io.RawIOBase):
@@ -63,6 +64,17 @@ class HashingStream(io.RawIOBase):
                     self.first_line = self._head[:end].rstrip(b"\r") if end >= 0 else self._head
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left for -1), in one piece of the current chunk."""
+        if not self._fill():
+            return b""
+        start = self._pos
+        end = len(self._buffer) if size < 0 else min(len(self._buffer), start + size)
+        self._pos = end
+        if start == 0 and end == len(self._buffer):
+            return self._buffer
+        return self._buffer[start:end]
+
     def readinto(self, b: Any) -> int:
         if not self._fill():
             return 0
@@ -106,7 +118,7 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     wanted = [*money, *([currency] if currency else [])]
     if currency:
         column_types[currency] = pa.string()
-    read = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=True)
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=USE_THREADS)
     parse = pacsv.ParseOptions(delimiter=csv["delimiter"], newlines_in_values=True)
     convert = pacsv.ConvertOptions(
         column_types=column_types,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +21,12 @@ from manifests.metadata import DATA, FORMAT, FORMAT_VERSION
 
 if TYPE_CHECKING:
     from manifests.signing import PublicKey
+    from manifests.verify.worker import DocWorker
     from manifests.zipfmt import Limits, ZipEntry, ZipReader
 
 REQUIRED = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.MANIFEST, bag.TAGMANIFEST)
+#: PDFs in a part from which, by default, a worker process checks the documents
+WORKER_MIN_DOCS = 500
 
 
 @dataclass
@@ -51,8 +55,12 @@ class PartVerifier:
         fast: bool,
         allow_unsigned: bool,
         limits: Limits,
+        doc_worker: bool | None = None,
     ) -> None:
         self.path = path
+        #: check documents in a worker process: True, False, or None (when there are many)
+        self.doc_worker = doc_worker
+        self.worker: DocWorker | None = None
         self.pubkey = pubkey
         self.fast = fast
         self.allow_unsigned = allow_unsigned
@@ -85,26 +93,54 @@ class PartVerifier:
             members = self._members(reader)
             if members is None:
                 return self.result
-            tags = {}
-            for rel in (*REQUIRED, bag.SIGNATURE):
-                entry = members.get(rel)
-                if entry is None:
-                    if rel == bag.SIGNATURE:
-                        if not self.allow_unsigned:
-                            self.problem(P.SignatureMissing, rel, "the archive is not signed")
-                    else:
-                        self.problem(P.BagLayout, rel, "required tag file missing")
-                    continue
-                data = self.read_tag(reader, entry, rel)
-                if data is not None:
-                    tags[rel] = data
-            metadata = self._metadata(tags.get(bag.METADATA))
-            self._tagmanifest(tags, members)
-            self._bagit(tags)
-            self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
-            self._signature(tags, metadata)
-            self._payload(reader, members, tags.get(bag.MANIFEST), metadata)
+            self.worker = self._start_worker(reader, members)
+            try:
+                self._check(reader, members)
+            finally:
+                if self.worker is not None:
+                    self.worker.cancel()
         return self.result
+
+    def _start_worker(self, reader: ZipReader, members: dict[str, ZipEntry]) -> DocWorker | None:
+        """A worker process for the documents, started now so that it is ready when they are."""
+        if self.fast or self.doc_worker is False or not hasattr(os, "fork"):
+            return None
+        from manifests.verify.docs import DocItem
+
+        early = sorted(
+            (
+                DocItem(rel, e, "", None)
+                for rel, e in members.items()
+                if rel.startswith(f"{DATA}/") and rel.endswith(".pdf")
+            ),
+            key=lambda item: item.entry.data_offset,
+        )
+        if self.doc_worker is None and len(early) < WORKER_MIN_DOCS:
+            return None
+        from manifests.verify.worker import DocWorker
+
+        return DocWorker(reader.fileno(), early)
+
+    def _check(self, reader: ZipReader, members: dict[str, ZipEntry]) -> None:
+        tags = {}
+        for rel in (*REQUIRED, bag.SIGNATURE):
+            entry = members.get(rel)
+            if entry is None:
+                if rel == bag.SIGNATURE:
+                    if not self.allow_unsigned:
+                        self.problem(P.SignatureMissing, rel, "the archive is not signed")
+                else:
+                    self.problem(P.BagLayout, rel, "required tag file missing")
+                continue
+            data = self.read_tag(reader, entry, rel)
+            if data is not None:
+                tags[rel] = data
+        metadata = self._metadata(tags.get(bag.METADATA))
+        self._tagmanifest(tags, members)
+        self._bagit(tags)
+        self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
+        self._signature(tags, metadata)
+        self._payload(reader, members, tags.get(bag.MANIFEST), metadata)
 
     def _members(self, reader: ZipReader) -> dict[str, ZipEntry] | None:
         tops = {e.name.split("/", 1)[0] for e in reader.entries}

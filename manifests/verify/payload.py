@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from manifests import problems as P
 from manifests.metadata import DATA
 from manifests.verify import content
+from manifests.verify.docs import DocItem, check_items
 
 if TYPE_CHECKING:
     from manifests.verify.part import PartVerifier
@@ -43,28 +43,83 @@ def check_payload(
                     expected=want,
                     found=listed[rel],
                 )
+    found: dict[int, list[P.Problem]] = {}
+    tables_work: list[tuple[str, ZipEntry]] = []
+    docs_work: list[DocItem] = []
     for rel, entry in sorted(present.items(), key=lambda item: item[1].data_offset):
         if rel not in listed:
             continue
         size_of = tables.get(rel, pdfs.get(rel, {})).get("bytes")
         if size_of is not None and size_of != entry.size:
-            v.problem(
-                P.DocumentMismatch if rel in pdfs else P.RecordMismatch,
-                rel,
-                "size differs from offboard.json",
-                expected=str(size_of),
-                found=str(entry.size),
+            found.setdefault(entry.data_offset, []).append(
+                (P.DocumentMismatch if rel in pdfs else P.RecordMismatch)(
+                    path=rel,
+                    detail="size differs from offboard.json",
+                    expected=str(size_of),
+                    found=str(entry.size),
+                )
             )
         if v.fast:
             continue
         if rel in tables and meta is not None:
-            digest = _check_csv(v, reader, entry, rel, tables[rel], meta["csv"])
-        elif rel in pdfs:
-            digest = _check_pdf(v, reader, entry, rel, pdfs[rel])
+            tables_work.append((rel, entry))
         else:
-            digest = _hash(v, reader, entry, rel)
+            pages = pdfs[rel]["pages"] if rel in pdfs else None
+            docs_work.append(DocItem(rel, entry, listed[rel], pages))
+    if not v.fast:
+        _content(v, reader, tables_work, docs_work, tables, listed, meta, found)
+    from manifests.verify.part import _in_part
+
+    for offset in sorted(found):
+        for problem in found[offset]:
+            v.result.problems.append(_in_part(problem, v.path.name))
+
+
+def _content(
+    v: PartVerifier,
+    reader: ZipReader,
+    tables_work: list[tuple[str, ZipEntry]],
+    docs_work: list[DocItem],
+    tables: dict[str, dict[str, Any]],
+    listed: dict[str, str],
+    meta: dict[str, Any] | None,
+    found: dict[int, list[P.Problem]],
+) -> None:
+    """Tables here, documents in a worker process (when there are many) at the same time."""
+    from manifests.verify.worker import WorkerUnavailable
+
+    worker = v.worker
+    if worker is not None:
+        if docs_work:
+            worker.submit(docs_work)
+        else:
+            worker.cancel()
+            worker = None
+    for rel, entry in tables_work:
+        assert meta is not None
+        problems: list[P.Problem] = []
+        digest = _check_csv(problems, reader, entry, rel, tables[rel], meta["csv"])
         if digest is not None and digest != listed[rel]:
-            v.problem(P.ChecksumMismatch, rel, "file changed", expected=listed[rel], found=digest)
+            problems.append(
+                P.ChecksumMismatch(rel, "file changed", expected=listed[rel], found=digest)
+            )
+        if problems:
+            found.setdefault(entry.data_offset, []).extend(problems)
+    start = 0
+    if worker is not None:
+        try:
+            for i, problems in worker.result().items():
+                found.setdefault(docs_work[i].entry.data_offset, []).extend(problems)
+            start = len(docs_work)
+        except WorkerUnavailable:
+            start = worker.unchecked_from
+            for i, problems in worker.partial.items():
+                found.setdefault(docs_work[i].entry.data_offset, []).extend(problems)
+    for item, problems in zip(
+        docs_work[start:], check_items(reader, docs_work[start:]), strict=True
+    ):
+        if problems:
+            found.setdefault(item.entry.data_offset, []).extend(problems)
 
 
 def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) -> None:
@@ -84,31 +139,8 @@ def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) ->
         v.problem(P.MissingFile, rel, f"offboard.json puts it in this part ({number})")
 
 
-def _corrupt(v: PartVerifier, exc: Exception) -> None:
-    from manifests.verify.part import _in_part
-
-    problem = getattr(exc, "problem", None)
-    if isinstance(problem, P.Problem):
-        v.result.problems.append(_in_part(problem, v.path.name))
-    else:
-        v.problem(P.CorruptData, "", str(exc))
-
-
-def _hash(v: PartVerifier, reader: ZipReader, entry: ZipEntry, rel: str) -> str | None:
-    from manifests.zipfmt import CorruptDataError
-
-    h = hashlib.sha256()
-    try:
-        for chunk in reader.iter_data(entry):
-            h.update(chunk)
-    except CorruptDataError as exc:
-        _corrupt(v, exc)
-        return None
-    return h.hexdigest()
-
-
 def _check_csv(
-    v: PartVerifier,
+    out: list[P.Problem],
     reader: ZipReader,
     entry: ZipEntry,
     rel: str,
@@ -122,25 +154,26 @@ def _check_csv(
         figures = content.count_csv(stream, table, csv)
         stream.drain()
     except CorruptDataError as exc:
-        _corrupt(v, exc)
+        out.append(exc.problem)
         return None
     except ValueError as exc:
-        v.problem(P.RecordMismatch, rel, f"cannot be read as CSV: {exc}")
+        out.append(P.RecordMismatch(rel, f"cannot be read as CSV: {exc}"))
         try:
             stream.drain()
         except CorruptDataError as exc2:
-            _corrupt(v, exc2)
+            out.append(exc2.problem)
             return None
         return stream.sha256.hexdigest()
     if csv.get("bom") and stream.size and not stream.bom_found:
-        v.problem(P.RecordMismatch, rel, "byte-order mark missing", expected="BOM", found="none")
+        out.append(P.RecordMismatch(rel, "byte-order mark missing", expected="BOM", found="none"))
     if figures["records"] != table["records"]:
-        v.problem(
-            P.RecordMismatch,
-            rel,
-            "record count differs from offboard.json",
-            expected=str(table["records"]),
-            found=str(figures["records"]),
+        out.append(
+            P.RecordMismatch(
+                rel,
+                "record count differs from offboard.json",
+                expected=str(table["records"]),
+                found=str(figures["records"]),
+            )
         )
     recorded: dict[str, dict[str, str]] = table["totals"]
     found: dict[str, dict[str, Decimal]] = figures["totals"]
@@ -148,57 +181,16 @@ def _check_csv(
         want = {c: Decimal(a) for c, a in (recorded.get(column) or {}).items()}
         got = {c: a for c, a in (found.get(column) or {}).items()}
         if want != got:
-            v.problem(
-                P.RecordMismatch,
-                rel,
-                f"money total of {column} differs",
-                expected=_money(want),
-                found=_money(got),
+            out.append(
+                P.RecordMismatch(
+                    rel,
+                    f"money total of {column} differs",
+                    expected=_money(want),
+                    found=_money(got),
+                )
             )
     return stream.sha256.hexdigest()
 
 
 def _money(totals: dict[str, Decimal]) -> str:
     return ", ".join(f"{a:.2f} {c}".strip() for c, a in sorted(totals.items())) or "none"
-
-
-def _check_pdf(
-    v: PartVerifier, reader: ZipReader, entry: ZipEntry, rel: str, doc: dict[str, Any]
-) -> str | None:
-    from manifests.zipfmt import CorruptDataError
-
-    try:
-        if entry.size <= content.SMALL_PDF:
-            data = b"".join(reader.iter_data(entry))
-            digest = hashlib.sha256(data).hexdigest()
-            pages = _pages(v, rel, lambda: content.pdf_pages(data))
-        else:
-            digest_or_none = _hash(v, reader, entry, rel)
-            if digest_or_none is None:
-                return None
-            digest = digest_or_none
-            if entry.method != 0:
-                v.problem(P.NonCanonical, rel, "a PDF must be stored, not compressed")
-                return digest
-            with reader.window(entry) as window:
-                pages = _pages(v, rel, lambda: content.pdf_pages(None, window))
-    except CorruptDataError as exc:
-        _corrupt(v, exc)
-        return None
-    if pages is not None and pages != doc["pages"]:
-        v.problem(
-            P.DocumentMismatch,
-            rel,
-            "page count differs from offboard.json",
-            expected=str(doc["pages"]),
-            found=str(pages),
-        )
-    return digest
-
-
-def _pages(v: PartVerifier, rel: str, count: Any) -> int | None:
-    try:
-        return int(count())
-    except Exception as exc:  # any failure of the PDF library on hostile bytes is a finding
-        v.problem(P.DocumentMismatch, rel, f"does not open as a PDF: {str(exc)[:200]}")
-        return None

@@ -21,6 +21,8 @@ from manifests.zipfmt.records import ZipEntry
 #: how far from the end a misplaced end record is looked for (its longest comment, and more)
 _TAIL_SEARCH = R.END.size + 0xFFFF + 1024
 _BLOCK = 1 << 20
+#: central directories up to this size are read with one pread
+_WHOLE = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,11 @@ class Parsed:
 
 
 class _Blocks:
-    """Sequential reads of a byte range, ``pread`` one block at a time."""
+    """Sequential reads of a byte range, ``pread`` one block at a time.
+
+    A range of at most :data:`_WHOLE` bytes (any central directory of a few hundred thousand
+    members) is read at once, so that each header is a slice of one buffer.
+    """
 
     def __init__(self, fd: int, start: int, end: int) -> None:
         self.fd = fd
@@ -62,8 +68,15 @@ class _Blocks:
         self.end = end
         self._buf = b""
         self._at = 0
+        if 0 < end - start <= _WHOLE:
+            self._buf = os.pread(fd, end - start, start)
+            self.pos += len(self._buf)
 
     def read(self, n: int) -> bytes:
+        at = self._at
+        if at + n <= len(self._buf):  # the common case: all of it in the buffer
+            self._at = at + n
+            return self._buf[at : at + n]
         out = b""
         while len(out) < n:
             if self._at >= len(self._buf):

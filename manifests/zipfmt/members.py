@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 Report = Callable[[type[P.Problem], str, str, object, object], None]
 
 _U32 = 0xFFFF_FFFF
+#: "version made by" of a central header without zip64: Unix, 2.0
+_MADE_BY = (R.UNIX << 8) | R.VERSION_DEFAULT
 _FILE_TYPES = {
     0o010000: "a FIFO",
     0o020000: "a character device",
@@ -63,9 +65,10 @@ class MemberChecker:
 
     def check(self, index: int, fixed: bytes, raw: bytes, extra: bytes, comment: bytes) -> None:
         """Check the member whose central directory header is ``fixed + raw + extra + comment``."""
-        (_, _, _, _, method, mtime, mdate, crc, csize, size, _, _, _, _, _, attrs, offset) = (
-            R.CENTRAL.unpack(fixed)
-        )
+        header = R.CENTRAL.unpack(fixed)
+        if not (extra or comment) and self._plain(header, raw):
+            return
+        (_, _, _, _, method, mtime, mdate, crc, csize, size, _, _, _, _, _, attrs, offset) = header
         name = self._name(raw)
         special = self._special(name, raw, attrs)
         if self.out.dos_time is None:
@@ -151,6 +154,67 @@ class MemberChecker:
         sound = self._local(name, offset, local) and sound
         if sound:
             self.out.entries.append(ZipEntry(name, method, crc, csize, size, offset, offset + head))
+
+    def _plain(self, values: tuple[int, ...], raw: bytes) -> bool:
+        """Accept, at little cost, a member that is canonical in every respect.
+
+        The common case: an ASCII name, no zip64, every header field the layout's, the data
+        where it belongs. Anything else returns False, having changed nothing, and goes through
+        the full checks, which say what is wrong.
+        """
+        (_, made, need, flags, method, mtime, mdate, crc, csize, size, nlen) = values[:11]
+        (disk, internal, attrs, offset) = values[13:]
+        dos = self.out.dos_time
+        if (
+            dos is None
+            or (mtime, mdate) != dos
+            or made != _MADE_BY
+            or need != R.VERSION_DEFAULT
+            or flags
+            or disk
+            or internal
+            or attrs != R.EXTERNAL_ATTR
+            or offset != self.expected_offset
+            or not raw.isascii()
+        ):
+            return False
+        if method == R.STORED:
+            if csize != size:
+                return False
+        elif method != R.DEFLATED:
+            return False
+        lim = self.limits
+        if (
+            R.local_zip64(size, method)
+            or R.offset_zip64(offset)
+            or max(size, csize) > lim.max_member_size
+            or (size > lim.ratio_free_size and size > lim.max_ratio * csize)
+            or self._total + size > lim.max_total_size
+        ):
+            return False
+        name = raw.decode("ascii")
+        key = name.lower()
+        if (
+            name in self._names
+            or key in self._twins
+            or R.name_problem(name, lim.max_name_bytes) is not None
+        ):
+            return False
+        head = R.LOCAL.size + nlen
+        end = offset + head + csize
+        if end > self.cd_offset:
+            return False
+        local = R.LOCAL.pack(
+            R.LOCAL_SIG, R.VERSION_DEFAULT, 0, method, mtime, mdate, crc, csize, size, nlen, 0
+        )
+        if os.pread(self.fd, head, offset) != local + raw:
+            return False
+        self._names.add(name)
+        self._twins[key] = name
+        self._total += size
+        self.expected_offset = end
+        self.out.entries.append(ZipEntry(name, method, crc, csize, size, offset, offset + head))
+        return True
 
     # -- the parts -----------------------------------------------------------------------------
     def _name(self, raw: bytes) -> str:

@@ -42,58 +42,22 @@ class CorruptDataError(Exception):
         self.problem = problem
 
 
-class ZipReader:
-    """A zip file open for strict reading (a context manager; :meth:`close` when done).
+class MemberData:
+    """Reads and checks member data from a file descriptor it does not own (``os.pread`` only,
+    so several threads may read different members at once).
 
-    :attr:`entries` lists, in file order, every member whose data can be located with
-    certainty: members with problems of name, attributes or header fields are listed too (the
-    problems say what is wrong), members that overlap another, exceed the limits or whose local
-    header is misplaced are not.
+    :class:`ZipReader` is one; a worker process that was handed the descriptor and the members
+    found sound by a :class:`ZipReader` uses one directly.
     """
 
-    def __init__(self, path: Path, *, limits: Limits = Limits()) -> None:  # noqa: B008
-        self.path = path
-        self.limits = limits
-        self._fd = os.open(path, os.O_RDONLY)
-        try:
-            st = os.fstat(self._fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise IsADirectoryError(f"{path}: not a regular file")
-            self.file_size = st.st_size
-            parsed = parse(self._fd, self.file_size, limits)
-        except BaseException:
-            os.close(self._fd)
-            raise
-        #: structural problems found while parsing (``path`` is the member name, or "")
-        self.problems: list[P.Problem] = parsed.problems
-        #: the members whose data can be located, in file order
-        self.entries: list[ZipEntry] = parsed.entries
-        #: the MS-DOS (time, date) of the first member: the archive's time
-        self.dos_time: tuple[int, int] | None = parsed.dos_time
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
         self._closed = False
 
-    # -- life cycle ----------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the file (windows opened with :meth:`window` stay usable)."""
-        if not self._closed:
-            self._closed = True
-            os.close(self._fd)
-
-    def __enter__(self) -> ZipReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def when(self) -> datetime | None:
-        """The archive's time as a naive datetime (UTC), or None if there is none or invalid."""
-        return None if self.dos_time is None else R.datetime_from_dos(*self.dos_time)
+    def fileno(self) -> int:
+        """The file descriptor the data is read from (to hand to a worker process)."""
+        self._check_open()
+        return self._fd
 
     # -- data ----------------------------------------------------------------------------------
     def iter_data(self, entry: ZipEntry, chunk_size: int = 1 << 20) -> Iterator[bytes]:
@@ -142,6 +106,19 @@ class ZipReader:
         self._check_open()
         raw = _Window(os.dup(self._fd), entry.data_offset, entry.size)
         return io.BufferedReader(raw)
+
+    def read_whole(self, entry: ZipEntry) -> bytes:
+        """The whole data of ``entry`` in memory, checked like :meth:`iter_data` does.
+
+        A stored member is read with one ``pread``; use it for members known to be small.
+        """
+        if entry.method != R.STORED or entry.compressed_size != entry.size:
+            return b"".join(self.iter_data(entry, chunk_size=max(1, min(entry.size, 1 << 20))))
+        data = self._pread(entry, entry.size, entry.data_offset) if entry.size else b""
+        crc = isal_zlib.crc32(data)
+        if crc != entry.crc32:
+            raise _corrupt(entry, "CRC-32 differs", f"{entry.crc32:08x}", f"{crc:08x}")
+        return data
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -210,6 +187,60 @@ class ZipReader:
             produced += len(out)
             if out:
                 yield out
+
+
+class ZipReader(MemberData):
+    """A zip file open for strict reading (a context manager; :meth:`close` when done).
+
+    :attr:`entries` lists, in file order, every member whose data can be located with
+    certainty: members with problems of name, attributes or header fields are listed too (the
+    problems say what is wrong), members that overlap another, exceed the limits or whose local
+    header is misplaced are not.
+    """
+
+    def __init__(self, path: Path, *, limits: Limits = Limits()) -> None:  # noqa: B008
+        self.path = path
+        self.limits = limits
+        fd = os.open(path, os.O_RDONLY)
+        super().__init__(fd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(f"{path}: not a regular file")
+            self.file_size = st.st_size
+            parsed = parse(fd, self.file_size, limits)
+        except BaseException:
+            os.close(fd)
+            raise
+        #: structural problems found while parsing (``path`` is the member name, or "")
+        self.problems: list[P.Problem] = parsed.problems
+        #: the members whose data can be located, in file order
+        self.entries: list[ZipEntry] = parsed.entries
+        #: the MS-DOS (time, date) of the first member: the archive's time
+        self.dos_time: tuple[int, int] | None = parsed.dos_time
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the file (windows opened with :meth:`window` stay usable)."""
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+    def __enter__(self) -> ZipReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def when(self) -> datetime | None:
+        """The archive's time as a naive datetime (UTC), or None if there is none or invalid."""
+        return None if self.dos_time is None else R.datetime_from_dos(*self.dos_time)
 
 
 class _Window(io.RawIOBase):

@@ -1,0 +1,302 @@
+"""The document lane in a worker process: a second core, and a wall around the PDF engine.
+
+The verifying process hands the archive's open file descriptor to ``python -m
+manifests.verify.worker`` as soon as it has read the zip directory, with the list of the PDF
+members (*early* items): the worker reads, hashes and opens them while the verifier reads the
+tag files. Once the manifest and ``offboard.json`` are read, the verifier sends the *work*: for
+each document, the early item it is and the SHA-256 and page count expected, or a whole new
+item. The worker then reports problems while the verifier checks the CSV tables. Reading the
+descriptor it was given, the worker reads the very bytes the verifier opened.
+
+Protocol (the worker reads hostile files, so its output is parsed, never unpickled):
+
+* in: JSON lines. First ``{"fd": N, "careful": bool, "early": [...]}``, then
+  ``{"work": [["early", k, sha256, pages] | ["item", ...], ...]}``; or a single
+  ``{"fd": N, "careful": bool, "items": [...]}``;
+* out: tab-separated lines: ``S 0`` (started), ``R 0`` (work received), ``P <i> <json
+  problems>`` for a work item with problems, ``C <i>`` (every work item before ``i`` is done)
+  now and then, or after every item when ``careful``, and ``D <n>`` at the end.
+
+If the worker dies or falls silent for :data:`SILENCE` seconds, the supervisor starts a new one
+in careful mode from the last item confirmed; in careful mode the item in progress is the one at
+fault: it is reported ("the PDF engine crashed / did not finish on this file") and the rest
+goes on. After :data:`MAX_FAULTS` faults the remaining documents are reported unchecked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from manifests import problems as P
+from manifests.verify.docs import DocItem, Prepared, check_item, prepare, problem_from_wire
+from manifests.zipfmt.reader import MemberData
+
+#: seconds without a word from the worker before it is taken for hung
+SILENCE = 120.0
+#: faults (crashes, hangs) after which the remaining documents are not checked
+MAX_FAULTS = 20
+#: how often a worker that is not in careful mode confirms its progress
+_CHECKPOINT_SECONDS = 0.5
+_CHECKPOINT_BYTES = 1 << 16
+_MAX_LINE = 1 << 20
+
+
+def worker_command() -> list[str]:
+    """The command that starts a worker (tests replace it to inject faults)."""
+    return [sys.executable, "-m", "manifests.verify.worker"]
+
+
+class WorkerUnavailable(RuntimeError):
+    """No worker process could be started: the caller checks the documents itself."""
+
+
+class DocWorker:
+    """Checks documents in worker processes, on a thread of its own.
+
+    Made with the early items (read at once); :meth:`submit` gives the work, :meth:`result`
+    waits for its problems; :meth:`cancel` stops a worker whose work never comes.
+    """
+
+    def __init__(self, fd: int, early: list[DocItem]) -> None:
+        self._fd = fd
+        self._early = early
+        self._work: list[list[Any]] = []
+        self._items: list[DocItem] = []
+        self._results: dict[int, list[P.Problem]] = {}
+        self._error: BaseException | None = None
+        self._submitted = threading.Event()
+        self._cancelled = False
+        #: the first item not yet checked when a worker could not start
+        self.unchecked_from = 0
+        self._first: subprocess.Popen[bytes] | None = self._spawn()
+        self._thread = threading.Thread(target=self._run, name="offboard-doc-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, items: list[DocItem]) -> None:
+        """Check ``items`` (early ones are recognised by their member's offset)."""
+        by_offset = {e.entry.header_offset: k for k, e in enumerate(self._early)}
+        for item in items:
+            k = by_offset.get(item.entry.header_offset)
+            if k is not None and self._early[k].entry == item.entry:
+                self._work.append(["early", k, item.sha256, item.pages])
+            else:
+                self._work.append(["item", *item.to_wire()])
+        self._items = items
+        self._submitted.set()
+
+    def cancel(self) -> None:
+        if not self._submitted.is_set():
+            self._cancelled = True
+            self._submitted.set()
+        self._thread.join()
+
+    @property
+    def partial(self) -> dict[int, list[P.Problem]]:
+        """The problems found so far (after :meth:`result` raised)."""
+        return self._results
+
+    def result(self) -> dict[int, list[P.Problem]]:
+        """Problems by item index (items without problems are absent).
+
+        Raises :class:`WorkerUnavailable` if no worker could start; the items from
+        :attr:`unchecked_from` on are then still to be checked.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._results
+
+    # -- supervision -------------------------------------------------------------------------
+    def _run(self) -> None:
+        first = self._first
+        assert first is not None and first.stdin is not None
+        try:
+            try:
+                first.stdin.write(self._request({"early": [e.to_wire() for e in self._early]}))
+                first.stdin.flush()
+            except BrokenPipeError:
+                pass
+            self._submitted.wait()
+            if self._cancelled:
+                _stop(first)
+                return
+            self._supervise()
+        except BaseException as exc:  # handed to the caller by result()
+            _stop(first)
+            self._error = exc
+
+    def _request(self, body: dict[str, Any], careful: bool = False) -> bytes:
+        head = {"fd": self._fd, "careful": careful}
+        return json.dumps({**head, **body}, separators=(",", ":")).encode() + b"\n"
+
+    def _supervise(self) -> None:
+        start, careful, faults = 0, False, 0
+        while start < len(self._items):
+            self.unchecked_from = start
+            done, confirmed, why = self._one_worker(start, careful)
+            if done:
+                return
+            if not careful:
+                careful, start = True, confirmed
+                continue
+            item = self._items[confirmed]
+            self._results[confirmed] = [P.DocumentMismatch(item.rel, why)]
+            faults += 1
+            start = confirmed + 1
+            if faults >= MAX_FAULTS:
+                for i in range(start, len(self._items)):
+                    self._results[i] = [
+                        P.DocumentMismatch(
+                            self._items[i].rel,
+                            f"not checked: the PDF engine failed on {faults} files already",
+                        )
+                    ]
+                return
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        return subprocess.Popen(
+            worker_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(self._fd,),
+            env=env,
+        )
+
+    def _one_worker(self, start: int, careful: bool) -> tuple[bool, int, str]:
+        """Run one worker from item ``start``: (finished, first unconfirmed item, fault)."""
+        if self._first is not None:
+            proc, self._first = self._first, None
+            request = json.dumps({"work": self._work}, separators=(",", ":")).encode() + b"\n"
+        else:
+            proc = self._spawn()
+            rows = [it.to_wire() for it in self._items[start:]]
+            request = self._request({"items": rows}, careful)
+        assert proc.stdin is not None and proc.stdout is not None
+        confirmed, started = start, False
+        try:
+            try:
+                proc.stdin.write(request)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            out = proc.stdout.fileno()
+            pending = b""
+            while True:
+                ready, _, _ = select.select([out], [], [], SILENCE)
+                if not ready:
+                    return False, confirmed, f"the PDF engine did not finish within {SILENCE:.0f} s"
+                chunk = os.read(out, 1 << 16)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                if len(pending) > _MAX_LINE:
+                    return False, confirmed, "the PDF engine's worker sent garbage"
+                for line in lines:
+                    state = self._line(line, start)
+                    if state is None:
+                        return False, confirmed, "the PDF engine's worker sent garbage"
+                    kind, value = state
+                    if kind == "S":
+                        started = True
+                    elif kind == "C":
+                        confirmed = value
+                    elif kind == "D":
+                        return True, len(self._items), ""
+            code = proc.wait()
+            if not started:
+                raise WorkerUnavailable(f"the document worker did not start (exit status {code})")
+            return False, confirmed, f"the PDF engine crashed on this file (exit status {code})"
+        finally:
+            _stop(proc)
+
+    def _line(self, line: bytes, start: int) -> tuple[str, int] | None:
+        """Apply one protocol line; None if it is not one."""
+        try:
+            kind, index, *rest = line.decode("ascii").split("\t", 2)
+            n = start + int(index)
+            if kind == "P" and rest and start <= n < len(self._items):
+                problems = json.loads(rest[0])
+                if not isinstance(problems, list):
+                    return None
+                self._results[n] = [problem_from_wire(p) for p in problems]
+                return kind, n
+            if kind in ("S", "R", "C", "D") and not rest and start <= n <= len(self._items):
+                return kind, n
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None and not stream.closed:
+            with contextlib.suppress(BrokenPipeError):
+                stream.close()
+
+
+# -- the worker ------------------------------------------------------------------------------
+Check = Callable[[MemberData, DocItem, "Prepared | None"], list[P.Problem]]
+
+
+def serve(check: Check = check_item) -> int:
+    """The worker's main loop: read the request(s), check every item, report (see above)."""
+    stdin, out = sys.stdin.buffer, sys.stdout.buffer
+    first: Any = json.loads(stdin.readline())
+    reader = MemberData(int(first["fd"]))
+    careful = bool(first["careful"])
+    out.write(b"S\t0\n")
+    out.flush()
+    work: list[tuple[DocItem, Prepared | None]]
+    if "early" in first:
+        early = [DocItem.from_wire(row) for row in first["early"]]
+        pre = [prepare(reader, e.entry, open_pdf=True) for e in early]
+        second: Any = json.loads(stdin.readline())
+        work = []
+        for row in second["work"]:
+            if row[0] == "early":
+                e = early[row[1]]
+                work.append((DocItem(e.rel, e.entry, row[2], row[3]), pre[row[1]]))
+            else:
+                work.append((DocItem.from_wire(row[1:]), None))
+    else:
+        work = [(DocItem.from_wire(row), None) for row in first["items"]]
+    out.write(b"R\t0\n")
+    out.flush()
+    written, last = 0, time.monotonic()
+    for i, (item, prepared) in enumerate(work):
+        problems = check(reader, item, prepared)
+        if problems:
+            text = json.dumps([p.to_dict() for p in problems], separators=(",", ":"))
+            line = f"P\t{i}\t{text}\n".encode()
+            out.write(line)
+            written += len(line)
+        now = time.monotonic()
+        if careful or written > _CHECKPOINT_BYTES or now - last > _CHECKPOINT_SECONDS:
+            out.write(f"C\t{i + 1}\n".encode())
+            out.flush()
+            written, last = 0, now
+    out.write(f"D\t{len(work)}\n".encode())
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

@@ -1,0 +1,27 @@
+"""The shortcut for plain paths never accepts a path the full checks refuse."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from manifests.bag import full_check_relative
+from manifests.paths import is_plain
+from manifests.zipfmt.records import full_name_problem, name_problem
+
+SEGMENT = st.text(alphabet="abAB09._-~/\\:%\x00\n é", min_size=0, max_size=12)
+
+
+@settings(max_examples=3000)
+@given(st.lists(SEGMENT, min_size=1, max_size=5).map("/".join))
+def test_plain_paths_pass_the_full_checks(path: str) -> None:
+    if is_plain(path):
+        assert full_check_relative(path) is None
+        assert full_name_problem(path) is None
+
+
+def test_examples() -> None:
+    assert is_plain("data/documents/sales_invoices/FA-2025-00001.pdf")
+    for bad in ("", "/abs", "a//b", "a/./b", "../a", "a/..", "a\\b", "é", "a b", "a/"):
+        assert not is_plain(bad), bad
+    assert name_problem("a" * 2000, max_bytes=1024) is not None
