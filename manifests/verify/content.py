@@ -1,7 +1,8 @@
-"""Content checks: CSV record counts and money totals, PDF page counts.
+"""Content checks of the CSV tables: record counts and money totals.
 
 The verifier recomputes, from the bytes in the archive, what ``offboard.json`` states: each
-table's number of records, its money totals per currency, and each PDF's page count. CSV data
+table's number of records and its money totals per currency (PDF page counts are checked by
+:mod:`manifests.verify.docs`). CSV data
 is parsed as it streams out of the zip (the same chunks are hashed), so no file is ever held
 whole in memory.
 """
@@ -16,9 +17,6 @@ from typing import Any
 
 #: CSV bytes Arrow parses at a time
 CSV_BLOCK = 4 << 20
-#: documents read into memory to be opened (larger ones are opened through a file window)
-SMALL_PDF = 32 << 20
-USE_THREADS = True
 
 
 class HashingStream(io.RawIOBase):
@@ -106,9 +104,10 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from offboard.arrowutil import string_scalar
+    from offboard.arrowutil import lean_memory_pool, string_scalar
     from offboard.csvio.cells import restore_cell
 
+    lean_memory_pool()
     money: list[str] = list(table.get("money_columns") or [])
     currency = table.get("currency_column")
     types = {c["name"]: c["type"] for c in table.get("columns", [])}
@@ -118,7 +117,7 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     wanted = [*money, *([currency] if currency else [])]
     if currency:
         column_types[currency] = pa.string()
-    read = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=USE_THREADS)
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=True)
     parse = pacsv.ParseOptions(delimiter=csv["delimiter"], newlines_in_values=True)
     convert = pacsv.ConvertOptions(
         column_types=column_types,
@@ -186,13 +185,3 @@ def _decimal_type(text: str) -> Any:
         except ValueError:
             pass
     return pa.decimal128(38, 2)
-
-
-def pdf_pages(data: bytes | None, stream: Any = None) -> int:
-    """Open a PDF (bytes, or a seekable stream) and count its pages; raise on any failure."""
-    import pikepdf
-
-    source: Any = io.BytesIO(data) if data is not None else stream
-    # recovery stays on: the export accepted PDFs whose cross-reference table qpdf repairs
-    with pikepdf.open(source, inherit_page_attributes=False) as pdf:
-        return len(pdf.pages)
