@@ -17,8 +17,14 @@ The exception tree::
     ├── DocumentsIncomplete            exit 6   documents missing or unreadable
     ├── OutputError                    exit 7   the output cannot be written
     │   └── OutputExists               exit 7   the output folder already holds an export
-    └── ArchiveError                   exit 2   an archive cannot be read at all (missing file)
-        └── ArchiveInvalid             exit 1   verification found problems (listed in .problems)
+    ├── ArchiveError                   exit 2   an archive cannot be read at all (missing file)
+    │   └── ArchiveInvalid             exit 1   verification found problems (listed in .problems)
+    ├── GateRefused                    exit 14  the termination gate refuses (the cause is named)
+    │   ├── AccountLocked              exit 11  another run holds this account's lock
+    │   └── ArchiveStale               exit 12  the source changed since the export (re-export)
+    └── BillingError                   exit 13  the billing backend did not terminate
+        ├── BillingRejected            exit 13  final: the billing system refused (a 4xx)
+        └── BillingUnavailable         exit 13  retriable: 5xx, 429, timeouts (retries exhausted)
 
 Every error is *fatal* unless its class sets ``retriable = True``: retriable errors are the
 ones a retry policy may try again (a dropped connection, a locked database).
@@ -47,6 +53,10 @@ class ExitCode(IntEnum):
     INTERRUPTED = 8
     BAD_RECORD = 9
     KEY = 10
+    LOCKED = 11
+    STALE = 12
+    BILLING = 13
+    REFUSED = 14
     INTERNAL = 70
 
 
@@ -164,3 +174,42 @@ class ArchiveInvalid(ArchiveError):
     def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class GateRefused(OffboardError):
+    """The termination gate will not end this subscription; the message names the cause."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class AccountLocked(GateRefused):
+    """Another run holds the account's termination lock."""
+
+    exit_code = ExitCode.LOCKED
+    retriable = True
+
+
+class ArchiveStale(GateRefused):
+    """Records were created, changed or deleted since the archive was made."""
+
+    exit_code = ExitCode.STALE
+
+    def __init__(self, message: str, changes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.changes = list(changes)
+
+
+class BillingError(OffboardError):
+    """The billing backend did not terminate the subscription."""
+
+    exit_code = ExitCode.BILLING
+
+
+class BillingRejected(BillingError):
+    """The billing system refused the request (final: retrying cannot help)."""
+
+
+class BillingUnavailable(BillingError):
+    """The billing system did not answer usably (5xx, 429, timeout, reset), even after retries."""
+
+    retriable = True
