@@ -21,6 +21,7 @@ from manifests.metadata import DATA, FORMAT, FORMAT_VERSION
 
 if TYPE_CHECKING:
     from manifests.signing import PublicKey
+    from manifests.verify.tables import TableLane
     from manifests.verify.worker import DocWorker
     from manifests.zipfmt import Limits, ZipEntry, ZipReader
 
@@ -61,6 +62,7 @@ class PartVerifier:
         #: check documents in a worker process: True, False, or None (when there are many)
         self.doc_worker = doc_worker
         self.worker: DocWorker | None = None
+        self.tables: TableLane | None = None
         self.pubkey = pubkey
         self.fast = fast
         self.allow_unsigned = allow_unsigned
@@ -136,6 +138,8 @@ class PartVerifier:
             if data is not None:
                 tags[rel] = data
         metadata = self._metadata(tags.get(bag.METADATA))
+        if metadata is not None and not self.fast:
+            self.tables = _start_tables(reader, members, metadata)
         self._tagmanifest(tags, members)
         self._bagit(tags)
         self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
@@ -314,6 +318,17 @@ class PartVerifier:
             return
         self.result.listed = set(listed)
         check_payload(self, reader, members, listed, meta)
+
+
+def _start_tables(
+    reader: ZipReader, members: dict[str, ZipEntry], meta: dict[str, Any]
+) -> TableLane:
+    """Start checking the tables ``offboard.json`` names that are in this part."""
+    from manifests.verify.tables import TableLane
+
+    work = [(t["path"], members[t["path"]], t) for t in meta["tables"] if t["path"] in members]
+    work.sort(key=lambda w: w[1].data_offset)
+    return TableLane(reader, work, meta["csv"])
 
 
 def _in_part(problem: P.Problem, part: str) -> P.Problem:

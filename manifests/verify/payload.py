@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from manifests import problems as P
 from manifests.metadata import DATA
-from manifests.verify import content
 from manifests.verify.docs import DocItem, check_items
+from manifests.verify.tables import TableLane
 
 if TYPE_CHECKING:
     from manifests.verify.part import PartVerifier
@@ -95,10 +94,13 @@ def _content(
         else:
             worker.cancel()
             worker = None
-    for rel, entry in tables_work:
+    lane = v.tables
+    if tables_work and (lane is None or {rel for rel, _ in tables_work} - set(lane.rels)):
         assert meta is not None
-        problems: list[P.Problem] = []
-        digest = _check_csv(problems, reader, entry, rel, tables[rel], meta["csv"])
+        lane = TableLane(reader, [(rel, e, tables[rel]) for rel, e in tables_work], meta["csv"])
+    results = lane.result() if lane is not None else {}
+    for rel, entry in tables_work:
+        digest, problems = results[rel]
         if digest is not None and digest != listed[rel]:
             problems.append(
                 P.ChecksumMismatch(rel, "file changed", expected=listed[rel], found=digest)
@@ -137,60 +139,3 @@ def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) ->
         v.problem(P.PartMismatch, rel, detail, expected=str(where), found=str(number))
     for rel in sorted(here - set(listed)):
         v.problem(P.MissingFile, rel, f"offboard.json puts it in this part ({number})")
-
-
-def _check_csv(
-    out: list[P.Problem],
-    reader: ZipReader,
-    entry: ZipEntry,
-    rel: str,
-    table: dict[str, Any],
-    csv: dict[str, Any],
-) -> str | None:
-    from manifests.zipfmt import CorruptDataError
-
-    stream = content.HashingStream(reader.iter_data(entry), skip_bom=bool(csv.get("bom")))
-    try:
-        figures = content.count_csv(stream, table, csv)
-        stream.drain()
-    except CorruptDataError as exc:
-        out.append(exc.problem)
-        return None
-    except ValueError as exc:
-        out.append(P.RecordMismatch(rel, f"cannot be read as CSV: {exc}"))
-        try:
-            stream.drain()
-        except CorruptDataError as exc2:
-            out.append(exc2.problem)
-            return None
-        return stream.sha256.hexdigest()
-    if csv.get("bom") and stream.size and not stream.bom_found:
-        out.append(P.RecordMismatch(rel, "byte-order mark missing", expected="BOM", found="none"))
-    if figures["records"] != table["records"]:
-        out.append(
-            P.RecordMismatch(
-                rel,
-                "record count differs from offboard.json",
-                expected=str(table["records"]),
-                found=str(figures["records"]),
-            )
-        )
-    recorded: dict[str, dict[str, str]] = table["totals"]
-    found: dict[str, dict[str, Decimal]] = figures["totals"]
-    for column in sorted(set(recorded) | set(found)):
-        want = {c: Decimal(a) for c, a in (recorded.get(column) or {}).items()}
-        got = {c: a for c, a in (found.get(column) or {}).items()}
-        if want != got:
-            out.append(
-                P.RecordMismatch(
-                    rel,
-                    f"money total of {column} differs",
-                    expected=_money(want),
-                    found=_money(got),
-                )
-            )
-    return stream.sha256.hexdigest()
-
-
-def _money(totals: dict[str, Decimal]) -> str:
-    return ", ".join(f"{a:.2f} {c}".strip() for c, a in sorted(totals.items())) or "none"
