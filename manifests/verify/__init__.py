@@ -44,6 +44,10 @@ class VerifyReport:
     files: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    #: the archive's ``offboard.json`` (None if it could not be read)
+    metadata: dict[str, Any] | None = field(default=None, repr=False)
+    #: every payload path listed in the manifests, with its SHA-256
+    manifest: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -91,12 +95,15 @@ def verify_archive(
     allow_unsigned: bool = False,
     limits: Limits | None = None,
     doc_worker: bool | None = None,
+    opened: dict[Path, int] | None = None,
 ) -> VerifyReport:
     """Check the archive at ``path`` (and its sibling parts); never raises for a bad archive.
 
     Raises :class:`ArchiveError` only when ``path`` cannot be opened at all. ``doc_worker``
     forces (True) or forbids (False) checking the documents in a worker process, beside the
-    tables; by default a worker is used when a part holds many documents.
+    tables; by default a worker is used when a part holds many documents. ``opened`` maps
+    part paths to file descriptors the caller opened: those parts are read through them (the
+    caller can then hash the very bytes that were verified, whatever happens to the names).
     """
     from manifests.verify.part import PartVerifier
     from manifests.zipfmt import Limits
@@ -116,6 +123,7 @@ def verify_archive(
                 allow_unsigned=allow_unsigned,
                 limits=limits or Limits(),
                 doc_worker=doc_worker,
+                fd=(opened or {}).get(part),
             )
             results.append(verifier.run())
         except OSError as exc:
@@ -135,6 +143,10 @@ def verify_archive(
     report.signed_by = signers.pop() if len(signers) == 1 else None
     report.trusted_comment = results[0].trusted_comment if len(results) == 1 else None
     report.seconds = time.perf_counter() - started
+    if first is not None:
+        report.metadata = first.metadata
+    for r in results:
+        report.manifest.update(r.listed)
     return report
 
 

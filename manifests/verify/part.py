@@ -37,8 +37,8 @@ class PartResult:
     metadata: dict[str, Any] | None = None
     metadata_sha256: str | None = None
     info: list[tuple[str, str]] = field(default_factory=list)
-    #: payload paths (``data/...``) found in the manifest
-    listed: set[str] = field(default_factory=set)
+    #: payload paths (``data/...``) found in the manifest, with their SHA-256
+    listed: dict[str, str] = field(default_factory=dict)
     number: int | None = None
     count: int | None = None
     signed_by: str | None = None
@@ -57,8 +57,10 @@ class PartVerifier:
         allow_unsigned: bool,
         limits: Limits,
         doc_worker: bool | None = None,
+        fd: int | None = None,
     ) -> None:
         self.path = path
+        self.fd = fd
         #: check documents in a worker process: True, False, or None (when there are many)
         self.doc_worker = doc_worker
         self.worker: DocWorker | None = None
@@ -89,7 +91,7 @@ class PartVerifier:
     def run(self) -> PartResult:
         from manifests.zipfmt import ZipReader
 
-        with ZipReader(self.path, limits=self.limits) as reader:
+        with ZipReader(self.path, limits=self.limits, fd=self.fd) as reader:
             for p in reader.problems:
                 self.result.problems.append(_in_part(p, self.path.name))
             members = self._members(reader)
@@ -316,7 +318,7 @@ class PartVerifier:
         listed = self._listing(manifest, bag.MANIFEST)
         if listed is None:
             return
-        self.result.listed = set(listed)
+        self.result.listed = listed
         check_payload(self, reader, members, listed, meta)
 
 

@@ -198,10 +198,18 @@ class ZipReader(MemberData):
     header is misplaced are not.
     """
 
-    def __init__(self, path: Path, *, limits: Limits = Limits()) -> None:  # noqa: B008
+    def __init__(
+        self,
+        path: Path,
+        *,
+        limits: Limits = Limits(),  # noqa: B008
+        fd: int | None = None,
+    ) -> None:
+        """Open ``path``, or read the file already open as ``fd`` (``path`` then only names it:
+        the reader works on a duplicate of ``fd``, the caller keeps and closes its own)."""
         self.path = path
         self.limits = limits
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY) if fd is None else os.dup(fd)
         super().__init__(fd)
         try:
             st = os.fstat(fd)
