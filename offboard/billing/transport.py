@@ -1,0 +1,226 @@
+"""One HTTP POST to a billing system, with answers treated as hostile input.
+
+Standard library only (:mod:`http.client`, imported when first used). An attempt is cut off
+after its timeout however slowly the bytes come (a watchdog shuts the socket down), at most
+64 KiB of an answer's body is read, redirects are never followed, and whatever comes from the
+answer reaches a message only through :func:`sanitize`.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from offboard.errors import BillingError, ConfigError
+
+if TYPE_CHECKING:
+    import http.client
+
+MAX_RESPONSE_BYTES = 64 * 1024
+EXCERPT_CHARS = 200
+_SECONDS = re.compile(r"^[0-9]{1,10}$")
+# Control, format (bidi overrides, zero-width), surrogate, private and unassigned characters,
+# line and paragraph separators: none of them reaches a terminal or a log line.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def sanitize(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, without control or format characters, at most ``limit`` long."""
+    shown = "".join(" " if unicodedata.category(ch) in _HIDDEN else ch for ch in text[: limit * 2])
+    shown = " ".join(shown.split())
+    if len(shown) > limit or len(text) > limit * 2:
+        shown = shown[: limit - 1].rstrip() + "…"
+    return shown
+
+
+def excerpt(data: bytes, limit: int = EXCERPT_CHARS) -> str:
+    """A short, printable excerpt of an answer's body."""
+    return sanitize(data[: limit * 4].decode("utf-8", "replace"), limit)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` in seconds from ``now`` (``delay-seconds`` or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _SECONDS.match(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages (a path or query may hold tokens)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an invalid address"
+    host = f"[{host}]" if ":" in host else host
+    return sanitize(f"{parts.scheme}://{host}{port}", 120)
+
+
+class Transient(Exception):
+    """One attempt failed in a way that another attempt may not."""
+
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    reason: str
+    retry_after: str | None
+    location: str | None
+    body: bytes  # at most MAX_RESPONSE_BYTES + 1: the one byte more tells it was cut
+
+    def describe(self) -> str:
+        return f"HTTP {self.status} {sanitize(self.reason, 60)}".rstrip()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to POST, checked: http or https, a host, no credentials, no control characters."""
+
+    scheme: str
+    host: str
+    port: int | None
+    target: str  # path and query
+    origin: str
+
+    @classmethod
+    def parse(cls, url: str, what: str = "billing webhook") -> Endpoint:
+        if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+            raise ConfigError(f"{what}: the url contains spaces or control characters")
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"{what}: the url {origin_of(url)} is not valid") from None
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(
+                f"{what}: the url must start with http:// or https:// "
+                f"(not {sanitize(parts.scheme, 20) or 'no scheme'})"
+            )
+        if not parts.hostname:
+            raise ConfigError(f"{what}: the url names no host")
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(
+                f"{what}: the url must not hold credentials; the requests are signed with the "
+                "shared secret instead"
+            )
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.scheme, parts.hostname, port, target, origin_of(url))
+
+    def post(self, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
+        """One POST, cut off after ``timeout`` seconds in all; raises :class:`Transient`."""
+        import http.client
+        import ssl
+
+        conn = self._connection(timeout)
+        expired = threading.Event()
+        watchdog: threading.Timer | None = None
+        try:
+            try:
+                started = time.monotonic()
+                conn.connect()
+                remaining = max(timeout - (time.monotonic() - started), 0.0)
+                watchdog = threading.Timer(remaining, _cut_off, (conn.sock, expired))
+                watchdog.daemon = True
+                watchdog.start()
+                conn.request("POST", self.target, body=body, headers=dict(headers))
+                response = conn.getresponse()
+            except ssl.SSLCertVerificationError as exc:
+                raise BillingError(
+                    f"billing webhook at {self.origin}: the TLS certificate does not verify "
+                    f"({sanitize(str(exc.verify_message), 100)})"
+                ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                if expired.is_set() or isinstance(exc, TimeoutError):
+                    raise Transient(f"no answer within {timeout:g} s") from None
+                raise Transient(self._cause(exc)) from None
+            data = _read_bounded(response)
+            if expired.is_set():
+                # Cut off mid-answer: http.client takes the end of file for the end of the
+                # headers, so what was parsed may look whole. Not an answer to rely on.
+                raise Transient(f"no complete answer within {timeout:g} s")
+            return Answer(
+                status=response.status,
+                reason=response.reason or "",
+                retry_after=response.getheader("Retry-After"),
+                location=response.getheader("Location"),
+                body=data,
+            )
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            conn.close()
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        import http.client
+
+        if self.scheme == "https":
+            import ssl
+
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def _cause(self, exc: BaseException) -> str:
+        import http.client
+
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(exc, http.client.RemoteDisconnected):
+            return "the server closed the connection without answering"
+        if isinstance(exc, ConnectionResetError):
+            return "connection reset"
+        if isinstance(exc, ConnectionError):
+            return "connection broken"
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve {sanitize(self.host, 80)}"
+        if isinstance(exc, http.client.HTTPException):
+            return f"malformed answer ({type(exc).__name__})"
+        return sanitize(str(exc) or type(exc).__name__, 120)
+
+
+def _cut_off(sock: socket.socket | None, expired: threading.Event) -> None:
+    """End an attempt that ran past its time: wakes any read or write blocked on ``sock``."""
+    expired.set()
+    if sock is not None:
+        # The plain socket's shutdown, under TLS too: the blocked thread then sees an end of file.
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:  # already closed
+            return
+
+
+def _read_bounded(response: http.client.HTTPResponse) -> bytes:
+    """At most ``MAX_RESPONSE_BYTES + 1`` bytes of the body; what came, if it was cut short."""
+    import http.client
+
+    try:
+        return response.read(MAX_RESPONSE_BYTES + 1)
+    except http.client.IncompleteRead as exc:
+        return bytes(exc.partial[: MAX_RESPONSE_BYTES + 1])
+    except (OSError, http.client.HTTPException):
+        return b""
