@@ -27,6 +27,7 @@ import pyarrow as pa
 from offboard.arrowutil import strings
 from offboard.errors import RecordError, SchemaError, SourceError, SourceUnavailable, UnknownAccount
 from offboard.fsutil import is_within
+from offboard.sources import scheme_of
 
 from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
 
@@ -53,6 +54,28 @@ def parse_url(url: str) -> Path:
             raise SourceError(f"source {url!r}: no database path")
         return Path(rest)
     return Path(url)
+
+
+def check_database(path: Path, url: str) -> None:
+    """Raise SourceError unless ``path`` is an existing file that starts like an SQLite database."""
+    if not path.is_file():
+        raise SourceError(f"source {url!r}: no such database file {str(path)!r}")
+    with path.open("rb") as fh:
+        if fh.read(16) != _MAGIC:
+            raise SourceError(f"source {url!r}: {str(path)!r} is not an SQLite database")
+
+
+def database_path(url: str) -> Path:
+    """The existing SQLite database file named by a SOURCE (a ``sqlite:`` URL or a bare path
+    ending in ``.db``, ``.sqlite`` or ``.sqlite3``), for readers that open it themselves."""
+    if scheme_of(url) != "sqlite":
+        raise SourceError(
+            f"source {url!r}: not an SQLite database (write sqlite:///path.db, "
+            "sqlite:////absolute/path.db or a path ending in .db, .sqlite or .sqlite3)"
+        )
+    path = parse_url(url)
+    check_database(path, url)
+    return path
 
 
 def _storage_class(t: pa.DataType) -> str:
@@ -86,11 +109,7 @@ class SQLiteSource(Source):
         self.url = url
         self.path = path
         self.documents_root = path.parent / f"{path.stem}-documents"
-        if not path.is_file():
-            raise SourceError(f"source {url!r}: no such database file {str(path)!r}")
-        with path.open("rb") as fh:
-            if fh.read(16) != _MAGIC:
-                raise SourceError(f"source {url!r}: {str(path)!r} is not an SQLite database")
+        check_database(path, url)
         self._conn: Any = None
         self._db: Any = None
 
