@@ -54,7 +54,7 @@ def make_tiny_db(path: Path, *, with_documents: bool = False) -> Path:
             ),
         )
         con.execute(
-            "INSERT INTO subscriptions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO subscriptions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 f"sub-{acc}",
                 acc,
@@ -68,6 +68,10 @@ def make_tiny_db(path: Path, *, with_documents: bool = False) -> Path:
                 "2025-03-31",
                 TS,
                 TS,
+                None,
+                None,
+                None,
+                None,
             ),
         )
     # companies: NULLs first for many rows so that type inference would fail without care

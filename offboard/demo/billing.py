@@ -141,6 +141,10 @@ def write_subscription(
             ISO[last.period_end],
             ts(sub.started, sub.acc * 977),
             ts(max(sub.seat_changed, sub.started), sub.acc * 991),
+            None,  # cancellation_reason
+            None,  # cancellation_requested_at
+            None,  # cancellation_effective_on
+            None,  # terminated_at
         )
     )
     events: list[tuple[int, int, str, str | None, str | None, int]] = []

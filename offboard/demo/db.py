@@ -46,7 +46,8 @@ def schema_sql() -> str:
 
 
 def schema_statements() -> tuple[list[str], list[str], dict[str, list[str]]]:
-    """(CREATE TABLE statements, CREATE INDEX statements, columns of each table), in file order."""
+    """(CREATE TABLE statements, CREATE INDEX and CREATE TRIGGER statements, columns of each
+    table), in file order; SQLite's own tables (``sqlite_sequence``) are left to SQLite."""
     scratch = sqlite3.connect(":memory:")
     try:
         scratch.executescript(schema_sql())
@@ -56,10 +57,12 @@ def schema_statements() -> tuple[list[str], list[str], dict[str, list[str]]]:
         for kind, name, sql in scratch.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
         ):
+            if name.startswith("sqlite_"):
+                continue
             if kind == "table":
                 tables.append(sql)
                 columns[name] = [r[1] for r in scratch.execute(f"PRAGMA table_info({name})")]
-            elif kind == "index":
+            elif kind in ("index", "trigger"):
                 indexes.append(sql)
         return tables, indexes, columns
     finally:

@@ -37,7 +37,12 @@ CREATE TABLE subscriptions (
     current_period_start  TEXT NOT NULL,
     current_period_end    TEXT NOT NULL,
     created_at            TEXT NOT NULL,
-    updated_at            TEXT NOT NULL
+    updated_at            TEXT NOT NULL,
+    -- the termination gate's (offboard.gate): NULL until a cancellation is requested
+    cancellation_reason        TEXT,
+    cancellation_requested_at  TEXT,
+    cancellation_effective_on  TEXT,         -- a date: the end of the paid period, or the request's day
+    terminated_at              TEXT
 );
 CREATE INDEX subscriptions_account ON subscriptions(account_id);
 
@@ -276,3 +281,43 @@ CREATE TABLE bank_transactions (
     created_at           TEXT NOT NULL
 );
 CREATE INDEX bank_transactions_account ON bank_transactions(account_id, bank_account_id, booking_date, id);
+
+-- The termination gate's state (offboard.gate; GateStore.migrate() adds it to older databases).
+-- An append-only log, hash-chained over the whole database: hash = sha256(prev_hash ||
+-- canonical JSON of the row's content), prev_hash of the first row = 64 zeros.
+CREATE TABLE offboard_audit_log (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id       TEXT NOT NULL,
+    subscription_id  TEXT,
+    at               TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    detail           TEXT NOT NULL,
+    prev_hash        TEXT NOT NULL,
+    hash             TEXT NOT NULL UNIQUE
+);
+CREATE INDEX offboard_audit_log_account ON offboard_audit_log(account_id, id);
+CREATE TRIGGER offboard_audit_log_no_update BEFORE UPDATE ON offboard_audit_log
+BEGIN SELECT RAISE(ABORT, 'offboard_audit_log is append-only: UPDATE refused'); END;
+CREATE TRIGGER offboard_audit_log_no_delete BEFORE DELETE ON offboard_audit_log
+BEGIN SELECT RAISE(ABORT, 'offboard_audit_log is append-only: DELETE refused'); END;
+
+-- One row per account being or having been terminated; 'pending' before the billing call.
+CREATE TABLE offboard_terminations (
+    account_id         TEXT PRIMARY KEY REFERENCES accounts(id),
+    subscription_id    TEXT NOT NULL REFERENCES subscriptions(id),
+    idempotency_key    TEXT NOT NULL UNIQUE,
+    state              TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+    archive            TEXT NOT NULL,
+    archive_sha256     TEXT NOT NULL,
+    receipt            TEXT NOT NULL,
+    receipt_signature  TEXT NOT NULL,
+    created_at         TEXT NOT NULL,
+    done_at            TEXT,
+    CHECK ((state = 'done') = (done_at IS NOT NULL))
+);
+CREATE TRIGGER offboard_terminations_done_is_final
+BEFORE UPDATE ON offboard_terminations WHEN OLD.state = 'done'
+BEGIN SELECT RAISE(ABORT, 'a done termination is final: UPDATE refused'); END;
+CREATE TRIGGER offboard_terminations_done_is_kept
+BEFORE DELETE ON offboard_terminations WHEN OLD.state = 'done'
+BEGIN SELECT RAISE(ABORT, 'a done termination is final: DELETE refused'); END;
