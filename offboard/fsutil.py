@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -39,3 +40,22 @@ def is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def write_atomic(final: Path, data: bytes) -> None:
+    """Write ``data`` to ``final`` durably: a temporary name, fsync, rename, fsync the folder.
+
+    ``final`` holds either its previous content or ``data``, never a part of it.
+    """
+    temp = temp_name(final)
+    try:
+        with open(temp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    fsync_dir(final.parent)

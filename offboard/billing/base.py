@@ -96,6 +96,10 @@ class BillingBackend(ABC):
 
     name: ClassVar[str]
     option_names: ClassVar[frozenset[str]] = frozenset()
+    #: the billing system is outside the source database (an HTTP service...): the gate then
+    #: calls :meth:`terminate` outside its transaction, so that no write lock on the source is
+    #: held while the remote system answers, and marks the subscription terminated afterwards
+    remote: ClassVar[bool] = False
 
     def __init__(self, context: BillingContext) -> None:
         self.context = context
@@ -117,6 +121,6 @@ class BillingBackend(ABC):
         """End ``request.subscription_id``; raise a :class:`~offboard.errors.BillingError`
         subclass when the billing system did not.
 
-        ``conn`` is the gate's writable connection inside a transaction it has begun; a backend
-        may write through it but never commits or rolls back.
+        ``conn`` is the gate's writable connection inside a transaction it has begun (not for
+        a ``remote`` backend); a backend may write through it but never commits or rolls back.
         """

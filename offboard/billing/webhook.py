@@ -111,6 +111,7 @@ class WebhookBilling(BillingBackend):
     """
 
     name = "webhook"
+    remote = True
     option_names = frozenset({"url", "secret_env", "attempts", "timeout", "max_wait", "backoff"})
 
     def __init__(self, context: BillingContext) -> None:

@@ -1,100 +1,25 @@
-"""The ``offboard`` command line. The only module that imports click.
-
-Heavy libraries (Arrow, the SQLite driver, qpdf, rich) are imported inside the commands so that
-``offboard --help`` answers at once.
-"""
+"""Commands that read a source: demo, export, kinds, accounts."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from offboard import __version__
-from offboard.errors import ConfigError, ExitCode, OffboardError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-# -- shared options ---------------------------------------------------------------------------
-def source_argument(f: F) -> F:
-    return click.argument("source", metavar="SOURCE")(f)
-
-
-def account_option(f: F) -> F:
-    return click.option(
-        "--account", "-a", required=True, metavar="ID", help="The account to export."
-    )(f)
-
-
-def json_option(f: F) -> F:
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print the result as JSON on standard output."
-    )(f)
-
-
-def quiet_option(f: F) -> F:
-    return click.option(
-        "--quiet", "-q", is_flag=True, help="No progress bars and no summary table."
-    )(f)
-
-
-def _kinds(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    kinds = [k.strip() for k in value.split(",") if k.strip()]
-    if not kinds:
-        raise ConfigError("--kinds: give at least one kind, e.g. --kinds sales_invoices,bank")
-    return kinds
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"offboard: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(f: F) -> F:
-    """Turn offboard's errors into a one-line message and the documented exit code."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except OffboardError as exc:
-            _fail(str(exc), int(exc.exit_code))
-        except KeyboardInterrupt:
-            _fail("interrupted; nothing was left under a final name", int(ExitCode.INTERRUPTED))
-        except BrokenPipeError:
-            sys.exit(int(ExitCode.OK))
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except Exception as exc:
-            if os.environ.get("OFFBOARD_DEBUG"):
-                raise
-            _fail(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(a bug: rerun with OFFBOARD_DEBUG=1 for the traceback and report it)",
-                int(ExitCode.INTERNAL),
-            )
-
-    return wrapper  # type: ignore[return-value]
-
-
-# -- commands ---------------------------------------------------------------------------------
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="offboard")
-def cli() -> None:
-    """Export everything from a SaaS account, completely and provably.
-
-    Start with `offboard demo` to create a demo account database, then
-    `offboard export sqlite:///demo/offboard-demo.db --account acc-0001 --out export`.
-    """
+from offboard.cli.common import (
+    _kinds,
+    _passphrase,
+    account_option,
+    cli,
+    handle_errors,
+    json_option,
+    quiet_option,
+    source_argument,
+)
+from offboard.errors import ConfigError
 
 
 @cli.command()
@@ -322,110 +247,3 @@ def accounts(source: str, as_json: bool) -> None:
         return
     for a in found:
         click.echo(f"{a.id}\t{a.name}")
-
-
-def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
-    """Where a passphrase comes from: OFFBOARD_PASSPHRASE, else a prompt on a terminal."""
-
-    def ask() -> str:
-        from offboard.errors import KeyFileError
-
-        env = os.environ.get("OFFBOARD_PASSPHRASE")
-        if env is not None:
-            return env
-        if not sys.stdin.isatty():
-            raise KeyFileError(
-                f"{key} is protected by a passphrase: set OFFBOARD_PASSPHRASE or run on a terminal"
-            )
-        value: str = click.prompt(
-            f"Passphrase for {key}", hide_input=True, confirmation_prompt=confirm, err=True
-        )
-        return value
-
-    return ask
-
-
-@cli.command()
-@click.argument("prefix", type=click.Path(path_type=Path))
-@click.option(
-    "--no-passphrase",
-    is_flag=True,
-    help="Leave the secret key unencrypted (protect the file some other way).",
-)
-@click.option("--force", is_flag=True, help="Replace PREFIX.key and PREFIX.pub if they exist.")
-@handle_errors
-def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
-    """Write a signing key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
-
-    Both are in minisign's formats: `minisign -S -s PREFIX.key` signs with the key and
-    `minisign -V -p PREFIX.pub` verifies. The passphrase comes from OFFBOARD_PASSPHRASE or
-    is asked on the terminal.
-    """
-    from manifests.signing import SecretKey, write_keypair
-
-    passphrase = None if no_passphrase else _passphrase(Path(f"{prefix}.key"), True)()
-    secret = SecretKey.generate()
-    key_path, pub_path = write_keypair(prefix, secret, passphrase, force=force)
-    click.echo(f"secret key: {key_path} ({'unencrypted' if no_passphrase else 'encrypted'})")
-    click.echo(f"public key: {pub_path} (key id {secret.public_key.key_id_hex})")
-    click.echo("Keep the secret key private; give the public key to whoever verifies archives.")
-
-
-@cli.command()
-@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--pubkey",
-    "-p",
-    type=click.Path(path_type=Path, dir_okay=False),
-    metavar="PUB",
-    help="The signer's public key (PREFIX.pub). Never taken from the archive.",
-)
-@click.option("--fast", is_flag=True, help="Structure, sizes and signature only (no hashing).")
-@click.option("--allow-unsigned", is_flag=True, help="Accept an archive without a signature.")
-@json_option
-@quiet_option
-@handle_errors
-def verify(
-    archive: Path,
-    pubkey: Path | None,
-    fast: bool,
-    allow_unsigned: bool,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """Check ARCHIVE: structure, signature, every checksum, record counts, totals and pages.
-
-    Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
-    For a split archive, name any part: the others are checked with it.
-    """
-    from manifests.verify import verify_archive
-    from offboard.errors import ArchiveInvalid, KeyFileError
-    from offboard.ui import print_verify_report
-
-    if pubkey is None and not allow_unsigned:
-        raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
-    key = None
-    if pubkey is not None:
-        from manifests.signing import PublicKey
-
-        try:
-            key = PublicKey.load(pubkey)
-        except KeyFileError as exc:
-            raise ConfigError(str(exc)) from None
-    report = verify_archive(archive, key, fast=fast, allow_unsigned=allow_unsigned)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
-    elif not quiet:
-        print_verify_report(report)
-    if not report.valid:
-        raise ArchiveInvalid(
-            f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
-        )
-
-
-def main() -> None:
-    cli(prog_name="offboard")
-
-
-if __name__ == "__main__":
-    main()

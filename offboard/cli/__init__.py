@@ -1,0 +1,21 @@
+"""The ``offboard`` command line: the only package that imports click.
+
+Heavy libraries (Arrow, the SQLite driver, qpdf, rich) are imported inside the commands so that
+``offboard --help`` answers at once. :mod:`offboard.cli.common` holds the group and the option
+decorators the commands share; each other module adds a family of commands to the group.
+"""
+
+from __future__ import annotations
+
+from offboard.cli import archive, export, gate  # noqa: F401 - they register their commands
+from offboard.cli.common import cli
+
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    cli(prog_name="offboard")
+
+
+if __name__ == "__main__":
+    main()

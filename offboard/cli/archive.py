@@ -1,0 +1,89 @@
+"""Commands for keys and archives: keygen, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from offboard.cli.common import _passphrase, cli, handle_errors, json_option, quiet_option
+from offboard.errors import ConfigError
+
+
+@cli.command()
+@click.argument("prefix", type=click.Path(path_type=Path))
+@click.option(
+    "--no-passphrase",
+    is_flag=True,
+    help="Leave the secret key unencrypted (protect the file some other way).",
+)
+@click.option("--force", is_flag=True, help="Replace PREFIX.key and PREFIX.pub if they exist.")
+@handle_errors
+def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
+    """Write a signing key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+
+    Both are in minisign's formats: `minisign -S -s PREFIX.key` signs with the key and
+    `minisign -V -p PREFIX.pub` verifies. The passphrase comes from OFFBOARD_PASSPHRASE or
+    is asked on the terminal.
+    """
+    from manifests.signing import SecretKey, write_keypair
+
+    passphrase = None if no_passphrase else _passphrase(Path(f"{prefix}.key"), True)()
+    secret = SecretKey.generate()
+    key_path, pub_path = write_keypair(prefix, secret, passphrase, force=force)
+    click.echo(f"secret key: {key_path} ({'unencrypted' if no_passphrase else 'encrypted'})")
+    click.echo(f"public key: {pub_path} (key id {secret.public_key.key_id_hex})")
+    click.echo("Keep the secret key private; give the public key to whoever verifies archives.")
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--pubkey",
+    "-p",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PUB",
+    help="The signer's public key (PREFIX.pub). Never taken from the archive.",
+)
+@click.option("--fast", is_flag=True, help="Structure, sizes and signature only (no hashing).")
+@click.option("--allow-unsigned", is_flag=True, help="Accept an archive without a signature.")
+@json_option
+@quiet_option
+@handle_errors
+def verify(
+    archive: Path,
+    pubkey: Path | None,
+    fast: bool,
+    allow_unsigned: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check ARCHIVE: structure, signature, every checksum, record counts, totals and pages.
+
+    Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
+    For a split archive, name any part: the others are checked with it.
+    """
+    from manifests.verify import verify_archive
+    from offboard.errors import ArchiveInvalid, KeyFileError
+    from offboard.ui import print_verify_report
+
+    if pubkey is None and not allow_unsigned:
+        raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
+    key = None
+    if pubkey is not None:
+        from manifests.signing import PublicKey
+
+        try:
+            key = PublicKey.load(pubkey)
+        except KeyFileError as exc:
+            raise ConfigError(str(exc)) from None
+    report = verify_archive(archive, key, fast=fast, allow_unsigned=allow_unsigned)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif not quiet:
+        print_verify_report(report)
+    if not report.valid:
+        raise ArchiveInvalid(
+            f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
+        )
