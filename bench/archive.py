@@ -7,22 +7,25 @@ invoice, quote, purchase and billing invoice up to 20,000; cached in .bench/), i
 
 * `offboard export --out DIR` (the export folder, for reference);
 * `offboard export --out A.zip --sign-key K`: the whole export into a signed archive; the
-  archive stage alone (hashing, zip, deflate of the CSV files, signature) is read from its
-  JSON summary;
+  archive stage alone (hashing, zip, deflate of the CSV files, signature, fsync) is read from
+  its JSON summary;
 * `offboard verify A.zip --pubkey K.pub` (full check: every hash, CSV counts and totals, every
-  PDF opened) and `--fast`;
-* bagit-python `make_bag(checksums=["sha256"])` then `Bag.validate()` on a copy of the export
-  folder;
-* the hash floor: hashlib SHA-256 of every payload file, 1 MiB reads, one process.
+  PDF opened) and `--fast`, with the peak memory of the verifier and of its document worker;
+* bagit-python `make_bag(checksums=["sha256"])`, then `Bag.validate()`, each in its own
+  process, on a copy of the export folder;
+* the hash floor: one process that reads every payload file of the export folder in 1 MiB
+  chunks and feeds them to hashlib's SHA-256.
 
-Each command runs in its own process; figures are medians of --runs runs; ratios are taken
-within the same run.
+Every command is a process of its own, timed from start to exit (interpreter start and imports
+included, for the baselines as for offboard); figures are medians of --runs runs, memory the
+maximum; ratios are taken within the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -35,34 +38,38 @@ CACHE = ROOT / ".bench"
 BIN = Path(sys.executable).parent
 ACCOUNT = "acc-0001"
 DOCUMENTS = 20_000
-BAGIT = """
-import sys, time, bagit
-t = time.perf_counter()
-bagit.make_bag(sys.argv[1], checksums=["sha256"])
-made = time.perf_counter() - t
-t = time.perf_counter()
-bagit.Bag(sys.argv[1]).validate()
-checked = time.perf_counter() - t
-print(made, checked)
-"""
+MAKE_BAG = "import sys, bagit; bagit.make_bag(sys.argv[1], checksums=['sha256'])"
+VALIDATE = "import sys, bagit; bagit.Bag(sys.argv[1]).validate()"
 FLOOR = """
-import hashlib, os, sys, time
-t = time.perf_counter(); n = 0
+import hashlib, os, sys
 for root, _, files in os.walk(sys.argv[1]):
     for name in files:
         h = hashlib.sha256()
         with open(os.path.join(root, name), "rb") as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
-        n += 1
-print(time.perf_counter() - t, n)
+"""
+#: runs `offboard ARGS...` in this process and reports its peak memory and its workers'
+MEASURED = """
+import json, resource, sys
+from offboard.cli import cli
+try:
+    cli(sys.argv[1:], prog_name="offboard")
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"code": code, "rss_kb": me, "children_rss_kb": kids}), file=sys.stderr)
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
+def timed(cmd: list[str]) -> tuple[float, str, str]:
+    """Seconds from start to exit, standard output and error of ``cmd`` (which must succeed)."""
     started = time.perf_counter()
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return time.perf_counter() - started, done.stdout
+    return time.perf_counter() - started, done.stdout, done.stderr
 
 
 def dataset() -> Path:
@@ -92,6 +99,16 @@ def dataset() -> Path:
     return db
 
 
+def verify(archive: Path, pub: Path, *extra: str) -> tuple[float, dict[str, int]]:
+    seconds, _, err = timed(
+        [sys.executable, "-c", MEASURED, "verify", str(archive), "-p", str(pub), "--quiet", *extra]
+    )
+    memory = json.loads(err.strip().splitlines()[-1])
+    if memory["code"] != 0:
+        raise SystemExit(f"offboard verify {archive} failed: exit {memory['code']}")
+    return seconds, memory
+
+
 def one_run(db: Path, work: Path) -> dict[str, float]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -101,8 +118,8 @@ def one_run(db: Path, work: Path) -> dict[str, float]:
     )
     common = [offboard, "export", str(db), "-a", ACCOUNT, "--allow-missing-documents", "--json"]
     r: dict[str, float] = {}
-    r["export_folder"], _ = timed([*common, "--out", str(work / "folder")])
-    r["export_archive"], out = timed(
+    r["export_folder"], _, _ = timed([*common, "--out", str(work / "folder")])
+    r["export_archive"], out, _ = timed(
         [
             *common,
             "--out",
@@ -118,18 +135,16 @@ def one_run(db: Path, work: Path) -> dict[str, float]:
     r["archive_bytes"] = summary["archive"]["archive_bytes"]
     r["payload_bytes"] = summary["archive"]["payload_bytes"]
     r["files"] = summary["archive"]["files"]
-    r["verify"], _ = timed(
-        [offboard, "verify", str(work / "a.zip"), "-p", str(work / "k.pub"), "--quiet"]
-    )
-    r["verify_fast"], _ = timed(
-        [offboard, "verify", str(work / "a.zip"), "-p", str(work / "k.pub"), "--fast", "--quiet"]
-    )
+    r["verify"], memory = verify(work / "a.zip", work / "k.pub")
+    r["verify_rss_mb"] = memory["rss_kb"] / 1024
+    r["worker_rss_mb"] = memory["children_rss_kb"] / 1024
+    r["verify_fast"], memory = verify(work / "a.zip", work / "k.pub", "--fast")
+    r["verify_fast_rss_mb"] = memory["rss_kb"] / 1024
     (work / "folder" / "export-summary.json").unlink()
     subprocess.run(["cp", "-r", str(work / "folder"), str(work / "bag")], check=True)
-    _, out = timed([sys.executable, "-c", BAGIT, str(work / "bag")])
-    r["bagit_make"], r["bagit_validate"] = (float(x) for x in out.split())
-    _, out = timed([sys.executable, "-c", FLOOR, str(work / "folder")])
-    r["hash_floor"] = float(out.split()[0])
+    r["bagit_make"], _, _ = timed([sys.executable, "-c", MAKE_BAG, str(work / "bag")])
+    r["bagit_validate"], _, _ = timed([sys.executable, "-c", VALIDATE, str(work / "bag")])
+    r["hash_floor"], _, _ = timed([sys.executable, "-c", FLOOR, str(work / "folder")])
     r["ratio_vs_bagit"] = (r["bagit_make"] + r["bagit_validate"]) / (
         r["archive_stage"] + r["verify"]
     )
@@ -144,12 +159,13 @@ def main() -> None:
     db = dataset()
     runs = [one_run(db, CACHE / "out" / "archive") for _ in range(args.runs)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    results = {"runs": runs, "median": med}
+    peak = {k: max(r[k] for r in runs) for k in runs[0] if k.endswith("_rss_mb")}
+    results = {"runs": runs, "median": med, "peak": peak, "cores": os.cpu_count()}
     (CACHE / "archive-results.json").write_text(json.dumps(results, indent=2))
     print(
         f"account {ACCOUNT}: {int(med['files']):,} payload files, "
         f"{med['payload_bytes'] / 1e6:,.0f} MB payload, "
-        f"{med['archive_bytes'] / 1e6:,.0f} MB archive"
+        f"{med['archive_bytes'] / 1e6:,.0f} MB archive; medians of {args.runs} runs"
     )
     rows = [
         ("offboard export to a folder", med["export_folder"]),
@@ -163,6 +179,10 @@ def main() -> None:
     ]
     for label, seconds in rows:
         print(f"{label:<52} {seconds:8.2f} s")
+    print(
+        f"peak memory (max of runs): verify {peak['verify_rss_mb']:.0f} MB + its document worker "
+        f"{peak['worker_rss_mb']:.0f} MB; verify --fast {peak['verify_fast_rss_mb']:.0f} MB"
+    )
     print(
         f"bagit make_bag+validate / offboard archive stage+verify: {med['ratio_vs_bagit']:.2f}x "
         "(target >= 2x)"
