@@ -1,68 +1,62 @@
 """Write a zip file in the canonical layout of :mod:`manifests.zipfmt.records`.
 
-The writer streams: a file is read in chunks, each chunk handed to the caller (who hashes it),
-added to the CRC-32 and compressed; the local header is written first with a zero CRC-32 and
-compressed size (the zip64 decision, taken from the size ``os.fstat`` reports, fixes its
-length) and patched once the data is written. Nothing but the current chunk is held in memory.
+A file of at most ``chunk_size`` bytes (1 MiB by default) is read whole: its CRC-32 and
+compressed form are computed first, then its local header and data are written together, with
+no seek. A larger file streams: it is read in chunks, each chunk handed to the caller (who
+hashes it), added to the CRC-32 and compressed; the local header is written first with a zero
+CRC-32 and compressed size (the zip64 decision, taken from the file's size, fixes its length)
+and patched once the data is written. Both ways give the same bytes (the deflate stream is fed
+the same pieces, :func:`manifests.zipfmt.filedata.deflate`), and neither holds more than a
+chunk of a file in memory.
+
+:meth:`ZipWriter.add_files` adds many files, in order, with the bytes :meth:`ZipWriter.add_file`
+would write one after the other, but on several threads: the large files are read, hashed and
+compressed ahead while the calling thread prepares the small ones and a third thread writes
+(:mod:`manifests.zipfmt.ahead`), in at most :data:`AHEAD` bytes of work held ahead.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator, Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import BinaryIO
 
 from isal import isal_zlib
 
 from manifests.zipfmt import records as R
+from manifests.zipfmt.ahead import Handoff, Item, Large, ReadAhead, Run, switch_interval
+from manifests.zipfmt.filedata import (
+    FileChangedError,
+    FileMember,
+    OnData,
+    StrPath,
+    deflate,
+    member_pieces,
+    open_regular,
+    read_exactly,
+)
 from manifests.zipfmt.records import ZipEntry
+
+__all__ = ["AHEAD", "CHUNK_SIZE", "LEVELS", "FileChangedError", "FileMember", "ZipWriter"]
 
 #: the compression levels allowed (ISA-L's level 0 expands incompressible data too much)
 LEVELS = range(1, 4)
+#: files of at most this many bytes are read whole; larger ones are read in chunks this size
+CHUNK_SIZE = 1 << 20
+#: the most bytes :meth:`ZipWriter.add_files` holds ahead of the writing: four fifths for the
+#: small files prepared, one fifth for the large files' compressed pieces
+AHEAD = 40 << 20
+#: while :meth:`ZipWriter.add_files` runs, a thread waiting for the GIL gets it after at most
+#: this many seconds (Python's default, 5 ms, would stall the reading thread after each of its
+#: C calls whenever the calling thread runs pure Python code, as when it makes ``lead``)
+SWITCH_INTERVAL = 0.0001
+#: small members are handed to the writing thread in batches of about this many bytes
+_BATCH = 1 << 20
 
-
-class FileChangedError(OSError):
-    """A file's size changed while it was being added to the archive."""
-
-    def __init__(self, path: Path, expected: int, found: int) -> None:
-        more = "or more " if found > expected else ""
-        super().__init__(
-            f"{path}: changed while being archived (size {expected} bytes, read {more}{found})"
-        )
-        self.filename = str(path)
-
-
-class _Deflater:
-    """A raw deflate stream fed in pieces of exactly :data:`records.DEFLATE_FEED` bytes."""
-
-    def __init__(self, level: int) -> None:
-        self._c = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
-        self._pending = bytearray()
-
-    def feed(self, data: bytes) -> bytes:
-        feed = R.DEFLATE_FEED
-        if not self._pending and len(data) == feed:
-            return self._c.compress(data)
-        self._pending += data
-        if len(self._pending) < feed:
-            return b""
-        out = []
-        view = memoryview(self._pending)
-        whole = len(self._pending) // feed * feed
-        for start in range(0, whole, feed):
-            out.append(self._c.compress(view[start : start + feed]))
-        view.release()
-        del self._pending[:whole]
-        return b"".join(out)
-
-    def finish(self) -> bytes:
-        out = self._c.compress(bytes(self._pending)) if self._pending else b""
-        self._pending.clear()
-        return out + self._c.flush()
+#: members to write before the files: (name, data, compress)
+Lead = Callable[[], Iterable[tuple[str, bytes, bool]]]
 
 
 class ZipWriter:
@@ -92,80 +86,111 @@ class ZipWriter:
         return list(self._entries)
 
     # -- members -------------------------------------------------------------------------------
+    def add_bytes(self, name: str, data: bytes, *, compress: bool) -> ZipEntry:
+        """Add ``data`` as member ``name`` (deflated like a file of the same bytes)."""
+        raw, key = self._check_name(name)
+        method = R.DEFLATED if compress else R.STORED
+        header, body, crc = self._encode(name, raw, method, data)
+        self._begin()
+        entry = self._write_one(name, method, crc, len(data), header, body)
+        self._keys.add(key)
+        self._broken = False
+        return entry
+
     def add_file(
         self,
         name: str,
-        path: Path,
+        path: StrPath,
         *,
         compress: bool,
-        on_data: Callable[[bytes], None] | None = None,
-        chunk_size: int = 1 << 20,
+        on_data: OnData | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        size: int | None = None,
     ) -> ZipEntry:
-        """Add the regular file at ``path`` as member ``name``, streaming it in chunks.
+        """Add the regular file at ``path`` as member ``name``.
 
-        ``on_data`` receives each uncompressed chunk. Raises :class:`FileChangedError` (an
-        :class:`OSError`) if the file's size changes while it is read, :class:`ValueError`
-        for a refused name; the zip file is unusable after any error.
+        ``on_data`` receives the uncompressed data: the whole file if it has at most
+        ``chunk_size`` bytes, else each chunk. Raises :class:`FileChangedError` (an
+        :class:`OSError`) if the file is not ``size`` bytes when given, or its size changes
+        while it is read; :class:`ValueError` for a refused name. The zip file is unusable
+        after an error met while the file is read or written.
         """
-        raw = self._check_name(name)
+        raw, key = self._check_name(name)
         method = R.DEFLATED if compress else R.STORED
-        with open(path, "rb") as src:
-            st = os.fstat(src.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise OSError(errno.EINVAL, "not a regular file", str(path))
-            size = st.st_size
+        fd, found = open_regular(path, size)
+        try:
             self._begin()
-            offset = self._offset
-            # CRC-32 and compressed size 0 until the data is written; the size fixes the length
-            placeholder = R.local_header(raw, method, 0, 0, size, self._dos)
-            head = len(placeholder)
-            self._fh.write(placeholder)
-            deflater = _Deflater(self._level) if compress else None
-            crc = 0
-            read = 0
-            written = 0
-            while chunk := src.read(chunk_size):
-                read += len(chunk)
-                if read > size:
-                    raise FileChangedError(path, size, read)
+            if found <= chunk_size:
+                data = read_exactly(fd, found, path)
                 if on_data is not None:
-                    on_data(chunk)
-                crc = isal_zlib.crc32(chunk, crc)
-                out = chunk if deflater is None else deflater.feed(chunk)
-                self._fh.write(out)
-                written += len(out)
-            if read != size:
-                raise FileChangedError(path, size, read)
-            if deflater is not None:
-                out = deflater.finish()
-                self._fh.write(out)
-                written += len(out)
-            self._check_bound(name, size, written, method)
-            self._fh.seek(offset)
-            self._fh.write(R.local_header(raw, method, crc, written, size, self._dos))
-            self._fh.seek(offset + head + written)
-        return self._finish(name, method, crc, written, size, offset, head)
+                    on_data(data)
+                header, body, crc = self._encode(name, raw, method, data)
+                entry = self._write_one(name, method, crc, found, header, body)
+            else:
+                level = self._level if compress else None
+                pieces = member_pieces(
+                    fd, found, path, level=level, on_data=on_data, chunk_size=chunk_size
+                )
+                entry = self._write_large(name, raw, method, found, pieces)
+        finally:
+            os.close(fd)
+        self._keys.add(key)
+        self._broken = False
+        return entry
 
-    def add_bytes(self, name: str, data: bytes, *, compress: bool) -> ZipEntry:
-        """Add ``data`` as member ``name`` (deflated like a file of the same bytes)."""
-        raw = self._check_name(name)
-        method = R.DEFLATED if compress else R.STORED
-        size = len(data)
-        if compress:
-            deflater = _Deflater(self._level)
-            feed = R.DEFLATE_FEED
-            body = b"".join(deflater.feed(data[i : i + feed]) for i in range(0, size, feed))
-            body += deflater.finish()
-        else:
-            body = data
-        self._check_bound(name, size, len(body), method)
-        crc = isal_zlib.crc32(data)
+    def add_files(
+        self,
+        members: Iterable[FileMember],
+        *,
+        lead: Lead | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        ahead: int = AHEAD,
+    ) -> list[ZipEntry]:
+        """Add the members ``lead()`` returns, then every file of ``members``, in order, with
+        the bytes :meth:`add_bytes` and :meth:`add_file` would write.
+
+        The files larger than ``chunk_size`` are read, hashed and compressed from the start in
+        threads of their own, while ``lead`` is called and the small files are read,
+        checksummed and compressed in this one; another thread writes. At most about ``ahead``
+        bytes of this work wait to be written. ``on_data`` may be called from any of these
+        threads (one per file). The first error in member order is raised once every thread
+        has stopped; the zip file is unusable after any error.
+        """
+        if self._closed:
+            raise ValueError("the zip writer is closed")
+        files = list(members)
+        sizes = [m.size if m.size is not None else os.stat(m.path).st_size for m in files]
+        large = [m for m, size in zip(files, sizes, strict=True) if size > chunk_size]
         self._begin()
-        offset = self._offset
-        header = R.local_header(raw, method, crc, len(body), size, self._dos)
-        self._fh.write(header)
-        self._fh.write(body)
-        return self._finish(name, method, crc, len(body), size, offset, len(header))
+        reading = ReadAhead(large, level=self._level, chunk_size=chunk_size, limit=ahead // 5)
+        handoff = Handoff(ahead - ahead // 5)
+        failure: list[BaseException] = []
+        writing = threading.Thread(
+            target=self._drain, args=(handoff, reading, failure), name="zip-writer", daemon=True
+        )
+        entries = len(self._entries)
+        with switch_interval(SWITCH_INTERVAL):
+            if large:
+                reading.start()
+            writing.start()
+            try:
+                self._prepare_all(files, sizes, lead, handoff, chunk_size)
+            except BaseException:
+                handoff.stop()
+                reading.stop()
+                raise
+            finally:
+                handoff.finish()
+                writing.join()
+                if failure:
+                    reading.stop()
+                reading.join()
+        if failure:
+            raise failure[0]
+        if reading.hash_failure is not None:
+            raise reading.hash_failure
+        self._broken = False
+        return self._entries[entries:]
 
     # -- the end -------------------------------------------------------------------------------
     def close(self) -> int:
@@ -177,22 +202,166 @@ class ZipWriter:
             return self._offset
         self._begin()
         cd_offset = self._offset
-        cd_size = 0
-        for e in self._entries:
-            raw = e.name.encode("utf-8")
-            header = R.central_header(
-                raw, e.method, e.crc32, e.compressed_size, e.size, e.header_offset, self._dos
+        dos = self._dos
+        directory = b"".join(
+            R.central_header(
+                e.name.encode("utf-8"),
+                e.method,
+                e.crc32,
+                e.compressed_size,
+                e.size,
+                e.header_offset,
+                dos,
             )
-            self._fh.write(header)
-            cd_size += len(header)
-        tail = R.end_records(len(self._entries), cd_offset, cd_size)
+            for e in self._entries
+        )
+        tail = R.end_records(len(self._entries), cd_offset, len(directory))
+        self._fh.write(directory)
         self._fh.write(tail)
-        self._offset = cd_offset + cd_size + len(tail)
+        self._offset = cd_offset + len(directory) + len(tail)
         self._closed = True
         return self._offset
 
+    # -- add_files: the calling thread ---------------------------------------------------------
+    def _prepare_all(
+        self,
+        files: list[FileMember],
+        sizes: list[int],
+        lead: Lead | None,
+        handoff: Handoff,
+        chunk_size: int,
+    ) -> None:
+        batch: list[Item] = []
+        run = Run()
+        try:
+            if lead is not None:
+                for name, data, compress in lead():
+                    raw, key = self._check_name(name)
+                    self._keys.add(key)
+                    method = R.DEFLATED if compress else R.STORED
+                    header, body, crc = self._encode(name, raw, method, data)
+                    run.add(name, method, crc, len(data), header, body)
+            for m, size in zip(files, sizes, strict=True):
+                raw, key = self._check_name(m.name)
+                self._keys.add(key)  # a later twin in the same call is refused
+                if size <= chunk_size:
+                    self._read_small(m, size, raw, run)
+                    if len(run.data) < _BATCH:
+                        continue
+                    batch.append(run)
+                else:  # handed over at once: the writing thread may be waiting for it
+                    if run.entries:
+                        batch.append(run)
+                    batch.append(Large(m.name, raw, R.DEFLATED if m.compress else R.STORED))
+                held = sum(len(i.data) for i in batch if isinstance(i, Run))
+                if not handoff.put(batch, held):
+                    return
+                batch, run = [], Run()
+        except Exception as exc:
+            if run.entries:
+                batch.append(run)
+            batch.append(exc)  # raised by the writing thread in its turn
+        else:
+            if run.entries:
+                batch.append(run)
+        if batch:
+            handoff.put(batch, sum(len(i.data) for i in batch if isinstance(i, Run)))
+
+    def _read_small(self, m: FileMember, size: int, raw: bytes, run: Run) -> None:
+        """Read, checksum and compress the small file of ``m`` (``size`` bytes) into ``run``; a
+        stored one is hashed by the writing thread (its ``on_data`` goes with it)."""
+        fd, _ = open_regular(m.path, size)
+        try:
+            data = read_exactly(fd, size, m.path)
+        finally:
+            os.close(fd)
+        crc = isal_zlib.crc32(data)
+        if m.compress:
+            if m.on_data is not None:
+                m.on_data(data)
+            body = deflate(data, self._level)
+            self._check_bound(m.name, size, len(body), R.DEFLATED)
+            header = R.local_header(raw, R.DEFLATED, crc, len(body), size, self._dos)
+            run.add(m.name, R.DEFLATED, crc, size, header, body)
+        else:
+            header = R.local_header(raw, R.STORED, crc, size, size, self._dos)
+            run.add(m.name, R.STORED, crc, size, header, data, m.on_data)
+
+    # -- add_files: the writing thread ---------------------------------------------------------
+    def _drain(self, handoff: Handoff, reading: ReadAhead, failure: list[BaseException]) -> None:
+        try:
+            while (batch := handoff.get()) is not None:
+                for item in batch:
+                    if isinstance(item, Run):
+                        self._write_run(item)
+                    elif isinstance(item, Large):
+                        size = reading.opened()
+                        self._write_large(item.name, item.raw, item.method, size, reading.pieces())
+                    else:
+                        raise item
+        except BaseException as exc:
+            failure.append(exc)
+            handoff.stop()
+            reading.stop()
+
+    # -- writing -------------------------------------------------------------------------------
+    def _encode(self, name: str, raw: bytes, method: int, data: bytes) -> tuple[bytes, bytes, int]:
+        """The local header, the data as written and the CRC-32 of a member made of ``data``."""
+        body = deflate(data, self._level) if method == R.DEFLATED else data
+        size = len(data)
+        self._check_bound(name, size, len(body), method)
+        crc = isal_zlib.crc32(data)
+        return R.local_header(raw, method, crc, len(body), size, self._dos), body, crc
+
+    def _write_one(
+        self, name: str, method: int, crc: int, size: int, header: bytes, body: bytes
+    ) -> ZipEntry:
+        offset = self._offset
+        self._fh.write(header)
+        self._fh.write(body)
+        return self._finish(name, method, crc, len(body), size, offset, len(header))
+
+    def _write_run(self, run: Run) -> None:
+        base = self._offset
+        self._fh.write(run.data)
+        with memoryview(run.data) as view:
+            for _, _, _, _, size, at, head, on_data in run.entries:
+                if on_data is not None:
+                    on_data(view[at + head : at + head + size])
+        self._entries.extend(
+            [
+                ZipEntry(name, method, crc, compressed, size, base + at, base + at + head)
+                for name, method, crc, compressed, size, at, head, _ in run.entries
+            ]
+        )
+        self._offset = base + len(run.data)
+
+    def _write_large(
+        self, name: str, raw: bytes, method: int, size: int, pieces: Generator[bytes, None, int]
+    ) -> ZipEntry:
+        offset = self._offset
+        # CRC-32 and compressed size 0 until the data is written; the size fixes the length
+        placeholder = R.local_header(raw, method, 0, 0, size, self._dos)
+        head = len(placeholder)
+        self._fh.write(placeholder)
+        written = 0
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                crc: int = end.value
+                break
+            self._fh.write(piece)
+            written += len(piece)
+        self._check_bound(name, size, written, method)
+        self._fh.seek(offset)
+        self._fh.write(R.local_header(raw, method, crc, written, size, self._dos))
+        self._fh.seek(offset + head + written)
+        return self._finish(name, method, crc, written, size, offset, head)
+
     # -- helpers -------------------------------------------------------------------------------
-    def _check_name(self, name: str) -> bytes:
+    def _check_name(self, name: str) -> tuple[bytes, str]:
+        """The UTF-8 form of an allowed new member name, and its twin key."""
         if self._closed:
             raise ValueError("the zip writer is closed")
         why = R.name_problem(name)
@@ -201,7 +370,7 @@ class ZipWriter:
         key = R.twin_key(name)
         if key in self._keys:
             raise ValueError(f"member name {name!r} refused: the archive has it, or a twin of it")
-        return name.encode("utf-8")
+        return name.encode("utf-8"), key
 
     def _begin(self) -> None:
         if self._broken:
@@ -220,7 +389,5 @@ class ZipWriter:
     ) -> ZipEntry:
         entry = ZipEntry(name, method, crc, compressed, size, offset, offset + head)
         self._entries.append(entry)
-        self._keys.add(R.twin_key(name))
         self._offset = offset + head + compressed
-        self._broken = False
         return entry

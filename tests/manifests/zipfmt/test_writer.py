@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
+import zipfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from manifests.zipfmt import FileChangedError, ZipWriter
+from manifests.zipfmt import FileChangedError, ZipWriter, filedata
 from manifests.zipfmt import records as R
+from manifests.zipfmt.filedata import read_exactly
 from tests.manifests.zipfmt.support import WHEN
 
 BAD_NAMES = [
@@ -139,3 +142,79 @@ def test_dos_time_round_trip() -> None:
         2107, 12, 31, 23, 59, 58
     )
     assert R.datetime_from_dos(0, 0) is None  # month 0
+
+
+# -- the small-file path: read whole, written without a seek ----------------------------------
+@pytest.mark.parametrize(("size", "found"), [(99, "read or more 100"), (101, "read 100")])
+def test_a_small_file_read_whole_with_another_size(tmp_path: Path, size: int, found: str) -> None:
+    src = tmp_path / "small"
+    src.write_bytes(b"a" * 100)
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        with pytest.raises(FileChangedError, match=f"size {size} bytes, {found}") as caught:
+            read_exactly(fd, size, src)
+    finally:
+        os.close(fd)
+    assert caught.value.filename == str(src)
+    assert str(src) in str(caught.value)
+
+
+def test_a_small_file_read_in_short_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "small"
+    src.write_bytes(bytes(range(256)) * 40)
+    real = os.read
+    monkeypatch.setattr(filedata.os, "read", lambda fd, n: real(fd, min(n, 1000)))
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        assert read_exactly(fd, 10_240, src) == src.read_bytes()
+    finally:
+        os.close(fd)
+
+
+def test_a_file_not_of_the_size_listed(tmp_path: Path) -> None:
+    src = tmp_path / "listed"
+    src.write_bytes(b"a" * 100)
+    zw = ZipWriter(io.BytesIO(), when=WHEN)
+    with pytest.raises(FileChangedError, match="size 90 bytes, now 100"):
+        zw.add_file("x/listed", src, compress=False, size=90)
+    zw.add_file("x/listed", src, compress=False, size=100)  # refused before any byte: usable
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_small_and_streamed_files_give_the_same_bytes(tmp_path: Path, compress: bool) -> None:
+    src = tmp_path / "f"
+    data = b"".join(b"%d,%d.%02d\n" % (i, i % 991, i % 100) for i in range(120_000))
+    src.write_bytes(data)
+    outs = []
+    for chunk_size in (len(data), len(data) - 1, 65536):
+        seen: list[bytes | memoryview] = []
+        fh = io.BytesIO()
+        zw = ZipWriter(fh, when=WHEN)
+        zw.add_file("x/f.csv", src, compress=compress, on_data=seen.append, chunk_size=chunk_size)
+        zw.close()
+        outs.append(fh.getvalue())
+        assert b"".join(seen) == data
+        assert len(seen) == (1 if chunk_size >= len(data) else -(-len(data) // chunk_size))
+    assert len(set(outs)) == 1
+    ref = io.BytesIO()
+    zw = ZipWriter(ref, when=WHEN)
+    zw.add_bytes("x/f.csv", data, compress=compress)
+    zw.close()
+    assert ref.getvalue() == outs[0]
+
+
+def test_a_small_file_is_written_without_a_seek(tmp_path: Path) -> None:
+    src = tmp_path / "small.pdf"
+    src.write_bytes(b"%PDF-1.7 " * 300)
+
+    class NoSeek(io.BytesIO):
+        def seek(self, *args: int) -> int:
+            raise AssertionError("seek")
+
+    fh = NoSeek()
+    zw = ZipWriter(fh, when=WHEN)
+    zw.add_file("x/small.pdf", src, compress=False)
+    zw.add_file("x/small.csv", src, compress=True)
+    zw.close()
+    with zipfile.ZipFile(io.BytesIO(fh.getvalue())) as zf:
+        assert zf.read("x/small.pdf") == zf.read("x/small.csv") == src.read_bytes()
