@@ -11,23 +11,31 @@ Each archive part is one bag under one top-level folder named like the zip::
     NAME/tagmanifest-sha256.txt.minisig
 
 Every file is read once: its SHA-256 (for the manifest), CRC-32 and compressed form are computed
-from the same chunks, so memory stays flat whatever the export's size. Each part is written
-under a temporary name, flushed to disk, and renamed only when every part is complete.
+from the same bytes, a small file whole, a large one chunk by chunk, so memory stays flat
+whatever the export's size. The large files are read and compressed in other threads from the
+start, while ``offboard.json`` is made and the small files are read
+(:meth:`ZipWriter.add_files`). Each part is written under a temporary name, flushed to disk,
+and renamed only when every part is complete.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from manifests import bag
-from manifests.metadata import DATA, PartPlan, archive_id, build_metadata, encode, iso
+from manifests.metadata import DATA, LazyMetadata, PartPlan, iso
+from manifests.zipfmt import ZipWriter
+from manifests.zipfmt.filedata import FileMember
 from offboard import __version__
 from offboard.errors import OutputError, OutputExists
 from offboard.fsutil import fsync_dir, temp_name
@@ -46,6 +54,10 @@ COMPRESSED_SUFFIXES = (".csv", ".json", ".txt", ".xml")
 LEVEL = 2
 #: files of the export folder that are not payload (their content is in offboard.json)
 NOT_PAYLOAD = frozenset({"export-summary.json"})
+#: bytes gathered before each write to the archive file (small members are a few KB each)
+WRITE_BUFFER = 1 << 20
+#: the tag files written before the payload, in this order
+LEAD = (bag.BAGIT, bag.BAG_INFO, bag.METADATA)
 
 
 @dataclass(frozen=True)
@@ -91,25 +103,32 @@ def trusted_comment(
 
 
 def payload_files(stage: Path) -> dict[str, int]:
-    """Every regular file of the export folder (relative POSIX path -> size), links refused."""
+    """Every regular file of the export folder (``data/`` + relative POSIX path -> size).
+
+    Links and other non-regular files are refused. The folder is read with ``os.scandir``:
+    the entry types come with the listing, one ``lstat`` per file gives its size.
+    """
     files: dict[str, int] = {}
-    for dirpath, dirnames, filenames in os.walk(stage):
-        here = Path(dirpath)
-        for name in dirnames:
-            if (here / name).is_symlink():
-                raise OutputError(f"export folder holds a link {str(here / name)!r}")
-        for name in filenames:
-            path = here / name
-            st = path.lstat()
-            if not path.is_file() or path.is_symlink():
-                raise OutputError(f"export folder holds a non-regular file {str(path)!r}")
-            rel = PurePosixPath(path.relative_to(stage)).as_posix()
-            if rel in NOT_PAYLOAD or (name.startswith(".") and ".tmp-" in name):
-                continue
-            why = bag.check_relative(rel)
-            if why:
-                raise OutputError(f"export file {rel!r} cannot go in an archive: {why}")
-            files[f"{DATA}/{rel}"] = st.st_size
+    folders = [("", os.fspath(stage))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((rel + "/", entry.path))
+                    continue
+                if entry.is_symlink():
+                    raise OutputError(f"export folder holds a link {entry.path!r}")
+                if not entry.is_file(follow_symlinks=False):
+                    raise OutputError(f"export folder holds a non-regular file {entry.path!r}")
+                name = entry.name
+                if rel in NOT_PAYLOAD or (name.startswith(".") and ".tmp-" in name):
+                    continue
+                why = bag.check_relative(rel)
+                if why:
+                    raise OutputError(f"export file {rel!r} cannot go in an archive: {why}")
+                files[f"{DATA}/{rel}"] = entry.stat(follow_symlinks=False).st_size
     return files
 
 
@@ -141,20 +160,49 @@ def build_archive(
 ) -> ArchiveResult:
     """Write the export folder ``stage`` as the archive ``out`` (or its parts)."""
     started = time.perf_counter()
+    with _gc_paused():
+        result = _build(stage, summary, exporters, dialect, out, options)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (restored after).
+
+    The stage makes some hundred thousand small objects (tuples, dicts, bytes), none of them in
+    reference cycles: the collections their allocations would set off find nothing to free,
+    but walk every object of the process each time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(
+    stage: Path,
+    summary: ExportSummary,
+    exporters: list[Exporter],
+    dialect: Dialect,
+    out: Path,
+    options: ArchiveOptions,
+) -> ArchiveResult:
     sizes = payload_files(stage)
     plan = plan_parts(sizes, options.split_size)
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
-    identifier = archive_id(summary, options.created_at, sizes)
-    meta = build_metadata(summary, exporters, dialect, options.created_at, identifier, plan)
-    metadata = encode(meta)
+    meta = LazyMetadata(summary, exporters, dialect, options.created_at, sizes, plan)
     expected_hashes = {
         f"{DATA}/{d.path}": d.sha256
         for k in summary.kinds
         if k.documents is not None
         for d in k.documents.documents
     }
-    result = ArchiveResult(archive_id=identifier, paths=finals)
+    result = ArchiveResult(archive_id="", paths=finals)
     temps: list[Path] = []
     try:
         for number, final in enumerate(finals, 1):
@@ -164,16 +212,7 @@ def build_archive(
                 (p for p, n in plan.files.items() if n == number), key=lambda p: p.encode()
             )
             writer = _PartWriter(temp, final, number, plan.count, options)
-            written = writer.write(
-                stage,
-                members,
-                sizes,
-                metadata,
-                meta["period"],
-                summary,
-                identifier,
-                expected_hashes,
-            )
+            written = writer.write(stage, members, sizes, meta, summary, expected_hashes)
             result.part_bytes.append(written)
             result.archive_bytes += written
         for temp, final in zip(temps, finals, strict=True):
@@ -183,9 +222,9 @@ def build_archive(
         for temp in temps:
             temp.unlink(missing_ok=True)
         raise
+    result.archive_id = meta.get().identifier
     result.files = len(sizes)
     result.payload_bytes = sum(sizes.values())
-    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -224,50 +263,58 @@ class _PartWriter:
         stage: Path,
         members: list[str],
         sizes: dict[str, int],
-        metadata: bytes,
-        period: dict[str, str] | None,
+        meta: LazyMetadata,
         summary: ExportSummary,
-        identifier: str,
         expected_hashes: dict[str, str],
     ) -> int:
-        from manifests.zipfmt import ZipWriter
-
         opts = self.options
-        info = bag.format_bag_info(self._bag_info(members, sizes, period, summary, identifier))
-        tags: dict[str, bytes] = {bag.BAGIT: bag.BAGIT_TXT, bag.BAG_INFO: info}
-        tags[bag.METADATA] = metadata
+        tags: dict[str, bytes] = {}
+
+        def lead() -> list[tuple[str, bytes, bool]]:
+            made = meta.get()
+            info = self._bag_info(members, sizes, made.period, summary, made.identifier)
+            tags[bag.BAGIT] = bag.BAGIT_TXT
+            tags[bag.BAG_INFO] = bag.format_bag_info(info)
+            tags[bag.METADATA] = made.metadata
+            return [(self._member(n), tags[n], _compress(n)) for n in LEAD]
+
+        root = os.fspath(stage)
+        skip = len(DATA) + 1
+        hashes = [hashlib.sha256() for _ in members]
+        files = [
+            FileMember(
+                self._member(rel), f"{root}/{rel[skip:]}", _compress(rel), sizes[rel], h.update
+            )
+            for rel, h in zip(members, hashes, strict=True)
+        ]
         try:
-            with open(self.temp, "xb") as fh:
+            with open(self.temp, "xb", buffering=WRITE_BUFFER) as fh:
                 zw = ZipWriter(fh, when=opts.created_at, level=opts.level)
-                for name in (bag.BAGIT, bag.BAG_INFO, bag.METADATA):
-                    zw.add_bytes(self._member(name), tags[name], compress=_compress(name))
-                digests: list[tuple[str, str]] = []
-                for rel in members:
-                    h = hashlib.sha256()
-                    zw.add_file(
-                        self._member(rel),
-                        stage / rel[len(DATA) + 1 :],
-                        compress=_compress(rel),
-                        on_data=h.update,
-                    )
-                    digest = h.hexdigest()
+                zw.add_files(files, lead=lead)
+                digests = [(rel, h.hexdigest()) for rel, h in zip(members, hashes, strict=True)]
+                for rel, digest in digests:
                     want = expected_hashes.get(rel)
                     if want is not None and want != digest:
                         raise OutputError(f"{rel} changed while the archive was written")
-                    digests.append((rel, digest))
                 tags[bag.MANIFEST] = bag.format_manifest(digests)
                 zw.add_bytes(
                     self._member(bag.MANIFEST), tags[bag.MANIFEST], compress=_compress(bag.MANIFEST)
                 )
+                known = {bag.METADATA: meta.get().sha256}
                 tagmanifest = bag.format_manifest(
-                    (name, hashlib.sha256(tags[name]).hexdigest()) for name in bag.TAG_FILES
+                    (name, known.get(name) or hashlib.sha256(tags[name]).hexdigest())
+                    for name in bag.TAG_FILES
                 )
                 zw.add_bytes(
                     self._member(bag.TAGMANIFEST), tagmanifest, compress=_compress(bag.TAGMANIFEST)
                 )
                 if opts.sign_key is not None:
                     comment = trusted_comment(
-                        identifier, summary.account, opts.created_at, self.number, self.count
+                        meta.get().identifier,
+                        summary.account,
+                        opts.created_at,
+                        self.number,
+                        self.count,
                     )
                     signature = opts.sign_key.sign(tagmanifest, comment)
                     zw.add_bytes(self._member(bag.SIGNATURE), signature, compress=False)
@@ -278,7 +325,7 @@ class _PartWriter:
             raise OutputError(f"temporary file {str(self.temp)!r} exists") from None
         except OSError as exc:
             self.temp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {str(self.final)!r}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {str(self.final)!r}: {_os_error(exc)}") from exc
         return written
 
     def _member(self, rel: str) -> str:
@@ -316,6 +363,13 @@ class _PartWriter:
         if period:
             fields.append(("Offboard-Records-Period", f"{period['from']}/{period['to']}"))
         return fields
+
+
+def _os_error(exc: OSError) -> str:
+    """What went wrong, naming the file at fault when the error names one."""
+    if exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return exc.strerror or str(exc)
 
 
 def _compress(name: str) -> bool:

@@ -56,6 +56,46 @@ def archive_id(summary: ExportSummary, created_at: datetime, files: dict[str, in
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """The archive id, ``offboard.json`` as written, its SHA-256 (hex) and the records'
+    period (``{"from", "to"}`` or None)."""
+
+    identifier: str
+    metadata: bytes
+    sha256: str
+    period: dict[str, str] | None
+
+
+class LazyMetadata:
+    """The archive id and ``offboard.json`` of an export, made once, when first asked for.
+
+    The archive builder asks while the first part's large files are already being read and
+    compressed in another thread, so that making them costs little time.
+    """
+
+    def __init__(
+        self,
+        summary: ExportSummary,
+        exporters: list[Exporter],
+        dialect: Dialect,
+        created_at: datetime,
+        files: dict[str, int],
+        plan: PartPlan,
+    ) -> None:
+        self._args = (summary, exporters, dialect, created_at, files, plan)
+        self._made: Encoded | None = None
+
+    def get(self) -> Encoded:
+        if self._made is None:
+            summary, exporters, dialect, created_at, files, plan = self._args
+            identifier = archive_id(summary, created_at, files)
+            meta = build_metadata(summary, exporters, dialect, created_at, identifier, plan)
+            data = encode(meta)
+            self._made = Encoded(identifier, data, hashlib.sha256(data).hexdigest(), meta["period"])
+        return self._made
+
+
+@dataclass(frozen=True)
 class PartPlan:
     """Which payload file goes in which part (1-based), and how many parts there are."""
 
@@ -149,6 +189,34 @@ def build_metadata(
     }
 
 
+#: compact JSON for one line: the C encoder (the pure-Python one runs whenever indent is set)
+_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
 def encode(metadata: dict[str, Any]) -> bytes:
-    """The one byte form of ``offboard.json``: sorted keys, two-space indent, UTF-8, final LF."""
-    return (json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """The one byte form of ``offboard.json``: UTF-8, keys sorted, one final line feed.
+
+    Objects are laid out one member per line, indented by two spaces a level; an array holds
+    one element per line, each element written whole on its line (``", "`` between items,
+    ``": "`` after keys). So every table, document, bundle, problem and ``parts.files`` entry
+    is one line, and the whole file is made by the C encoder a line at a time.
+    """
+    return (_layout(metadata, "") + "\n").encode("utf-8")
+
+
+def _layout(value: Any, indent: str) -> str:
+    if type(value) is int:  # most of parts.files: what the encoder would write, sooner
+        return int.__repr__(value)
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"offboard.json keys are strings, not {key!r}")
+        members = ",\n".join(
+            f"{inner}{_LINE.encode(k)}: {_layout(value[k], inner)}" for k in sorted(value)
+        )
+        return f"{{\n{members}\n{indent}}}"
+    if isinstance(value, list) and value:
+        items = ",\n".join(f"{inner}{_LINE.encode(v)}" for v in value)
+        return f"[\n{items}\n{indent}]"
+    return _LINE.encode(value)

@@ -280,3 +280,147 @@ def test_every_problem_type_is_documented() -> None:
     assert {c.code for c in ALL_PROBLEMS} == {c.code for c in Problem.__subclasses__()}
     for cls in ALL_PROBLEMS:
         assert f"| `{cls.code}` |" in doc, cls.code
+
+
+# -- offboard.json: one byte form, a line per table, document and file ------------------------
+def test_offboard_json_layout(archive: Made) -> None:
+    from manifests.metadata import encode
+
+    data = read(archive.path, "acc-0001/offboard.json")
+    text = data.decode("utf-8")
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+
+    def sorted_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in pairs]
+        assert keys == sorted(keys)
+        return dict(pairs)
+
+    meta = json.loads(text, object_pairs_hook=sorted_pairs)
+    assert encode(meta) == data  # the layout is a function of the content
+    lines = text.split("\n")
+    for key in ("tables", "documents", "bundles", "problems"):
+        start = lines.index(f'  "{key}": [')
+        items = [
+            json.loads(line.strip().rstrip(",")) for line in lines[start + 1 :][: len(meta[key])]
+        ]
+        assert items == meta[key]
+    start = lines.index('    "files": {')
+    files = lines[start + 1 :][: len(meta["parts"]["files"])]
+    assert (
+        dict(json.loads("{" + line.strip().rstrip(",") + "}").popitem() for line in files)
+        == (meta["parts"]["files"])
+    )
+
+
+def test_metadata_encoding() -> None:
+    from manifests.metadata import encode
+
+    value = {
+        "b": [1, {"z": None, "a": [True, 1.5, "x"]}, [], {}],
+        "a": {"\u00e9t\u00e9": {"q": '\u65e5\n"', "p": False}, "e": {}, "l": []},
+        "c": -3,
+    }
+    text = encode(value).decode("utf-8")
+    assert text == (
+        "{\n"
+        '  "a": {\n'
+        '    "e": {},\n'
+        '    "l": [],\n'
+        '    "\u00e9t\u00e9": {\n'
+        '      "p": false,\n'
+        '      "q": "\u65e5\\n\\""\n'
+        "    }\n"
+        "  },\n"
+        '  "b": [\n'
+        "    1,\n"
+        '    {"a": [true, 1.5, "x"], "z": null},\n'
+        "    [],\n"
+        "    {}\n"
+        "  ],\n"
+        '  "c": -3\n'
+        "}\n"
+    )
+    assert json.loads(text) == value
+    with pytest.raises(TypeError):
+        encode({"a": {1: 2}})
+
+
+# -- the payload: what is listed, what is refused ---------------------------------------------
+def test_payload_files(tmp_path: Path) -> None:
+    import os
+
+    from manifests.build import payload_files
+    from offboard.errors import OutputError
+
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "a.csv").write_bytes(b"x" * 7)
+    (tmp_path / "documents" / "k" / "deep").mkdir(parents=True)
+    (tmp_path / "documents" / "k" / "deep" / "\u00e9.pdf").write_bytes(b"%PDF")
+    (tmp_path / "documents" / "k" / ".1.pdf.tmp-12-3").write_bytes(b"partial")
+    (tmp_path / "export-summary.json").write_text("{}")
+    assert payload_files(tmp_path) == {"data/csv/a.csv": 7, "data/documents/k/deep/\u00e9.pdf": 4}
+    (tmp_path / "csv" / "link.csv").symlink_to(tmp_path / "csv" / "a.csv")
+    with pytest.raises(OutputError, match="link"):
+        payload_files(tmp_path)
+    (tmp_path / "csv" / "link.csv").unlink()
+    (tmp_path / "documents" / "linked").symlink_to(tmp_path / "csv", target_is_directory=True)
+    with pytest.raises(OutputError, match="link"):
+        payload_files(tmp_path)
+    (tmp_path / "documents" / "linked").unlink()
+    os.mkfifo(tmp_path / "csv" / "fifo")
+    with pytest.raises(OutputError, match=r"non-regular file .*fifo"):
+        payload_files(tmp_path)
+
+
+# -- the two ways of reading a file, and files that change -------------------------------------
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file larger than 4 KiB is streamed (read in chunks), not read whole."""
+    from manifests.zipfmt import ZipWriter
+
+    add_files = ZipWriter.add_files
+
+    def small_chunks(self: ZipWriter, members, **kwargs):  # type: ignore[no-untyped-def]
+        return add_files(self, members, **{**kwargs, "chunk_size": 4096})
+
+    monkeypatch.setattr(ZipWriter, "add_files", small_chunks)
+
+
+def test_streamed_files_give_the_same_archive(
+    demo_db: Path, tmp_path: Path, archive: Made, streamed: None
+) -> None:
+    import gc
+
+    again = make_archive(demo_db, tmp_path / "acc-0001.zip", archive.keys)
+    assert again.read_bytes() == archive.path.read_bytes()
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("how", ["whole", "streamed"])
+def test_a_file_changed_while_archived_is_named(
+    demo_db: Path,
+    tmp_path: Path,
+    archive: Made,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    how: str,
+) -> None:
+    import manifests.build as build
+    from offboard.errors import OutputError
+
+    if how == "streamed":
+        request.getfixturevalue("streamed")
+    listed = build.payload_files
+
+    def then_changed(stage: Path) -> dict[str, int]:
+        sizes = listed(stage)
+        with open(stage / "csv" / "contacts_people.csv", "ab") as fh:
+            fh.write(b"one more line\n")
+        return sizes
+
+    monkeypatch.setattr(build, "payload_files", then_changed)
+    out = tmp_path / "out" / "acc-0001.zip"
+    out.parent.mkdir()
+    with pytest.raises(OutputError, match=r"contacts_people\.csv: changed while being archived"):
+        make_archive(demo_db, out, archive.keys)
+    assert list(out.parent.iterdir()) == []
