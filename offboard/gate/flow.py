@@ -6,7 +6,8 @@ The steps, each of which can be interrupted (a crash, SIGKILL) without harm::
     state      a termination already done: its receipt is shown again, nothing changes
     verify     the archive, fully, with the operator's pinned public key, read through file
                descriptors opened once: the bytes hashed for the receipt are the bytes verified
-    live       the live source exported again and compared with the archive (ArchiveStale)
+    live       the live source exported again and compared with the archive (ArchiveStale);
+               not for a pending termination, whose signed receipt already records that check
     pending    receipt built and signed; the termination recorded as pending with its
                idempotency key and receipt, committed before the billing system is called
     billing    the backend terminates; for the local backend in the same transaction that
@@ -90,7 +91,10 @@ def _locked(
         _due(sub, now)
     report, digest, names = _verified(req)
     failpoint("terminate.verified")
-    live = _live(req, report)
+    # A pending termination was checked when it began: its receipt, signed and committed,
+    # says so, and the billing system may have been called since. Checking again would leave
+    # it pending for ever once the source changes; it is completed with its own archive.
+    live = _live(req, report) if record is None else None
     failpoint("terminate.checked")
     backend = _backend(req, env)
     if record is None:

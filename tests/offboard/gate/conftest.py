@@ -1,6 +1,8 @@
 """Source databases for the gate's tests: the current reference schema and the schema from
 before the gate (``data/schema-before-gate.sql``, the reference schema without the gate's
-columns and tables), each with a few accounts in every subscription state."""
+columns and tables), each with a few accounts in every subscription state; and for the
+terminate flow, a generated demo database with its documents, keys and archives, built once
+per session and copied for each test (:func:`demo`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from offboard.gate import GateStore, open_store
+from tests.offboard.billing.conftest import ScriptedServer, running
+
+from .common import ACCOUNT, OTHER, Demo, cancel_now, export
 
 NOW = datetime(2026, 10, 31, 9, 30, 0, tzinfo=UTC)
 NOW_TS = "2026-10-31T09:30:00Z"
@@ -96,3 +101,42 @@ def store(new_db: Path) -> Iterator[GateStore]:
     with open_store(str(new_db)) as s:
         s.migrate()
         yield s
+
+
+# -- a demo database per test, for the terminate flow ---------------------------------------
+@pytest.fixture(scope="session")
+def demo_original(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """Built once per session: the demo (2 accounts, a few PDFs each), two key pairs,
+    acc-0001 cancelled (``--now``) and then exported. Tests copy it (:func:`demo`)."""
+    from offboard.demo import generate_demo
+    from tests.manifests.conftest import Keys, make_archive, make_keys
+
+    demo = Demo(tmp_path_factory.mktemp("gate-demo") / "original")
+    demo.root.mkdir()
+    generate_demo(demo.db, accounts=2, scale="small", seed=11, jobs=1, documents=6)
+    make_keys(demo.root, "operator")
+    make_keys(demo.root, "stranger")
+    cancel_now(demo.db, ACCOUNT)
+    export(demo, demo.archive)
+    export(demo, demo.unsigned, signed=False)
+    make_archive(
+        demo.db,
+        demo.stranger,
+        Keys(demo.stranger_key, demo.stranger_key.with_suffix(".pub")),
+        ACCOUNT,
+    )
+    export(demo, demo.other_archive, OTHER)
+    return demo
+
+
+@pytest.fixture
+def demo(demo_original: Demo, tmp_path: Path) -> Demo:
+    """A copy of the session's demo, for this test alone."""
+    return demo_original.copy(tmp_path / "demo")
+
+
+@pytest.fixture
+def billing_server() -> Iterator[ScriptedServer]:
+    """The billing tests' scripted HTTP server on 127.0.0.1."""
+    with running() as srv:
+        yield srv
