@@ -254,8 +254,14 @@ def close(
     with open_store(source) as store:
         store.migrate()
         record = store.termination(account)
-        if record is None or record.state != "done":
-            store.request_cancellation(account, reason, now, True)
+        if record is not None and record.state == "done":
+            receipt = json.loads(record.receipt)
+            click.echo(
+                f"Account {account} was already terminated ({receipt['terminated_at']}), with "
+                f"the archive {record.archive} (sha256 {record.archive_sha256}); nothing was done."
+            )
+            return
+        store.request_cancellation(account, reason, now, True)
     name = f"{account}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
     src = open_source(source)
     try:

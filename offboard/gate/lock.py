@@ -34,8 +34,10 @@ _PREFIX = 40
 
 
 def lock_dir(source_path: Path) -> Path:
-    """The folder of the lock files of a database: ``<database>.offboard-locks``."""
-    return source_path.with_name(source_path.name + ".offboard-locks")
+    """The folder of the lock files of a database: ``<database>.offboard-locks``, beside the
+    database file itself (links resolved: every name of one database shares its locks)."""
+    real = source_path.resolve()
+    return real.with_name(real.name + ".offboard-locks")
 
 
 def lock_name(account: str) -> str:

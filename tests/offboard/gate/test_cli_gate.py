@@ -313,6 +313,20 @@ def test_close_in_one_command(demo: Demo) -> None:
     assert state(demo.db, ACCOUNT).status == "cancellation_requested"  # the other account
 
 
+def test_close_again_shows_the_termination_and_exports_nothing(demo: Demo) -> None:
+    out = demo.root / "closed"
+    args: list[str | Path] = ["close", demo.db, "-a", OTHER, "--sign-key", demo.key]
+    args += ["--pubkey", demo.pub, "--out", out]
+    assert invoke(*args).exit_code == 0
+    archives = sorted(out.glob("*.zip"))
+    before = state(demo.db, OTHER)
+    again = invoke(*args)
+    assert again.exit_code == 0, again.stderr
+    assert "already terminated" in again.stdout and archives[0].name in again.stdout
+    assert sorted(out.glob("*.zip")) == archives  # no second export
+    assert state(demo.db, OTHER) == before
+
+
 def test_close_stops_before_terminating_when_documents_are_missing(demo: Demo) -> None:
     out = demo.root / "closed"
     args: list[str | Path] = ["close", demo.db, "-a", ACCOUNT]

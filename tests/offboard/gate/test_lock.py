@@ -156,3 +156,11 @@ def test_hostile_account_names_stay_inside_the_lock_folder(db: Path, tmp_path: P
         assert all(p.parent == folder for p in paths)
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.db", "source.db.offboard-locks"]
+
+
+def test_every_name_of_one_database_shares_its_locks(db: Path, tmp_path: Path) -> None:
+    link = tmp_path / "elsewhere" / "alias.db"
+    link.parent.mkdir()
+    link.symlink_to(db)
+    with holder(db, "acc-0001"), pytest.raises(AccountLocked), account_lock(link, "acc-0001"):
+        pytest.fail("the lock was taken through another name of the database")
