@@ -8,6 +8,7 @@ DEMO_DB := demo/offboard-demo.db
 DEMO_OUT := demo/export
 DEMO_KEY := demo/demo-signing
 DEMO_ARCHIVE := demo/acc-0001.zip
+DEMO_CLOSED := demo/closed
 APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip
 
 .DEFAULT_GOAL := help
@@ -30,7 +31,7 @@ system-deps: ## install the Debian tools the tests cross-check with (sqlite3, mi
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-demo: $(STAMP) ## install, make the demo database and key pair, export one account, sign, verify
+demo: $(STAMP) ## install, make the demo database and key pair, export and sign one account, close another
 	$(BIN)/offboard demo $(DEMO_DB) --accounts 3 --scale small --seed 1
 	rm -rf $(DEMO_OUT)
 	$(BIN)/offboard export sqlite:///$(DEMO_DB) --account acc-0001 --out $(DEMO_OUT) --allow-missing-documents
@@ -40,6 +41,10 @@ demo: $(STAMP) ## install, make the demo database and key pair, export one accou
 	  --sign-key $(DEMO_KEY).key --allow-missing-documents --quiet
 	$(BIN)/offboard verify $(DEMO_ARCHIVE) --pubkey $(DEMO_KEY).pub
 	@echo "Signed archive: $(DEMO_ARCHIVE) (public key $(DEMO_KEY).pub; see README, 'Verify without offboard')"
+	rm -rf $(DEMO_CLOSED)
+	$(BIN)/offboard close sqlite:///$(DEMO_DB) --account acc-0002 --sign-key $(DEMO_KEY).key \
+	  --pubkey $(DEMO_KEY).pub --out $(DEMO_CLOSED) --reason "Demo: the customer leaves" \
+	  --allow-missing-documents
 
 test: $(STAMP) system-deps ## install with test dependencies and run the test suite
 	$(BIN)/pytest -n 2 -q
