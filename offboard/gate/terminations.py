@@ -147,6 +147,9 @@ def finish(
         "archive": record.archive,
         "archive_sha256": record.archive_sha256,
         "key": record.idempotency_key,
+        # the signed receipt itself, so that the hash-chained log holds it as well
+        "receipt": record.receipt,
+        "receipt_signature": record.receipt_signature,
     }
     audit.append(conn, account, record.subscription_id, "terminated", entry, at)
     done = get(conn, account)

@@ -129,6 +129,15 @@ def test_the_audit_entries_name_the_archive_and_key(terminated: Demo) -> None:
         assert detail["archive_sha256"] == done.archive_sha256
         assert detail["key"] == done.idempotency_key
     assert entries["terminated"].detail["backend"] == "local"
+    # the signed receipt is in the log itself, byte for byte what lies beside the archive
+    data, signature = receipt_files(terminated.archive)
+    assert entries["terminated"].detail["receipt"] == data.read_text()
+    assert entries["terminated"].detail["receipt_signature"] == signature.read_text()
+    check_receipt(
+        entries["terminated"].detail["receipt"].encode(),
+        entries["terminated"].detail["receipt_signature"].encode(),
+        public_key(terminated),
+    )
 
 
 def test_check_receipt_refuses_one_byte_changed(terminated: Demo) -> None:
