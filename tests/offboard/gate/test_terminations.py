@@ -70,6 +70,8 @@ def test_begin_then_finish(store: GateStore) -> None:
         "archive_sha256": SHA,
         "billing": "local",
         "key": "term-acc-0001-1",
+        "receipt": done.receipt,
+        "receipt_signature": done.receipt_signature,
     }
     assert store.verify_audit_chain() == []
 
