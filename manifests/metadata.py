@@ -139,6 +139,7 @@ def build_metadata(
                     "totals": r.to_dict()["totals"],
                     "numbering": r.numbering,
                     "period": list(r.period) if r.period else None,
+                    "last_change": r.last_change,
                 }
             )
     documents = []

@@ -298,6 +298,7 @@ def _export_table(
         totals=writer.totals,
         numbering=writer.numbers.summary() if writer.numbers is not None else None,
         period=writer.period,
+        last_change=writer.last_change,
     )
 
 

@@ -24,6 +24,8 @@ class TableResult:
     numbering: dict[str, Any] | None = None
     #: earliest and latest date in the table's date columns
     period: tuple[str, str] | None = None
+    #: the latest ``updated_at`` (else ``created_at``) of its records, ISO UTC
+    last_change: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class TableResult:
             },
             "numbering": self.numbering,
             "period": list(self.period) if self.period else None,
+            "last_change": self.last_change,
         }
 
 

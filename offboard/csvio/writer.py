@@ -67,6 +67,10 @@ def output_schema(schema: pa.Schema, dialect: Dialect) -> pa.Schema:
     return pa.schema(fields)
 
 
+#: the timestamp columns that say when a record last changed, in order of preference
+CHANGE_COLUMNS = ("updated_at", "created_at")
+
+
 class CsvTableWriter:
     """Write one table's record batches to ``path`` in ``dialect``.
 
@@ -88,6 +92,10 @@ class CsvTableWriter:
         #: earliest and latest value of the table's date columns (ISO dates), or None
         self.period: tuple[str, str] | None = None
         self._date_columns = [f.name for f in self.schema if pa.types.is_date(f.type)]
+        #: the latest change of a record (its ``updated_at``, else ``created_at``), ISO UTC
+        self.last_change: str | None = None
+        stamps = {f.name for f in self.schema if pa.types.is_timestamp(f.type)}
+        self._change_column = next((c for c in CHANGE_COLUMNS if c in stamps), None)
         self._tmp = temp_name(path)
         self._out_schema = output_schema(self.schema, dialect)
         self._sink: pa.NativeFile | None = None
@@ -166,6 +174,12 @@ class CsvTableWriter:
     def _add_numbers_and_dates(self, batch: pa.RecordBatch) -> None:
         if self.numbers is not None and self.table.number_column:
             self.numbers.add(batch.column(self.table.number_column))
+        if self._change_column is not None:
+            latest = pc.max(batch.column(self._change_column))
+            if latest.is_valid:
+                # formatted by Arrow: a datetime from as_py() would make pyarrow import pandas
+                stamp: str = pc.strftime(latest, format="%Y-%m-%dT%H:%M:%SZ").as_py()
+                self.last_change = max(self.last_change or stamp, stamp)
         for name in self._date_columns:
             column = batch.column(name)
             low = pc.min(column).cast(pa.string()).as_py()

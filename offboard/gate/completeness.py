@@ -3,7 +3,8 @@
 Each table of the archive's kinds is exported again from the live source, with the archive's
 CSV dialect, into a temporary folder. The export is deterministic, so the new CSV file has the
 archive's SHA-256 exactly when no record of it was created, changed or deleted; the record
-counts, money totals and document numbers say what changed when it does not. Each document the
+counts, money totals, last document numbers and last change time (the latest ``updated_at``)
+say what changed when it does not. Each document the
 source lists is hashed and compared with the archive's copy. Nothing is written to the source.
 """
 
@@ -94,6 +95,7 @@ def _table(
             "records": live.rows,
             "totals": now["totals"],
             "last_numbers": _last_numbers(live.numbering),
+            "last_change": live.last_change,
             "sha256": digest,
         }
     )
@@ -113,6 +115,11 @@ def _table(
             result.changes.append(
                 f"table {name}: total of {column} was {_money(was)}, now {_money(is_)}"
             )
+    if archived.get("last_change") != live.last_change:
+        result.changes.append(
+            f"table {name}: last change was {archived.get('last_change') or 'none'}, "
+            f"now {live.last_change or 'none'}"
+        )
     was_last, now_last = _last_numbers(archived.get("numbering")), _last_numbers(live.numbering)
     if was_last != now_last:
         result.changes.append(

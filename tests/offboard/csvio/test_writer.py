@@ -122,3 +122,32 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
 def test_unknown_dialect_names_the_option() -> None:
     with pytest.raises(ConfigError, match="excel-de"):
         get_dialect("excel-de")
+
+
+STAMPED = Table(
+    name="s",
+    primary_key=("id",),
+    query="SELECT 1 WHERE ? ORDER BY 1",
+    columns=(key("id"), timestamp("created_at"), timestamp("updated_at", nullable=True)),
+)
+
+
+def test_last_change_is_the_latest_updated_at(tmp_path: Path) -> None:
+    def rows(created: list[str], updated: list[str | None]) -> pa.RecordBatch:
+        return pa.RecordBatch.from_pydict(
+            {
+                "id": [f"r{i}" for i in range(len(created))],
+                "created_at": pa.array(created).cast(pa.timestamp("s", "UTC")),
+                "updated_at": pa.array(updated, pa.string()).cast(pa.timestamp("s", "UTC")),
+            },
+            schema=STAMPED.schema,
+        )
+
+    with CsvTableWriter(tmp_path / "s.csv", STAMPED, STANDARD) as w:
+        w.write_batch(rows(["2026-01-01T00:00:00Z"], ["2026-03-02T10:00:00Z"]))
+        w.write_batch(rows(["2027-01-01T00:00:00Z"], [None]))  # created later, never updated
+        w.write_batch(rows(["2025-01-01T00:00:00Z"], ["2026-02-01T00:00:00Z"]))
+    assert w.last_change == "2026-03-02T10:00:00Z"  # updated_at wins over created_at
+    with CsvTableWriter(tmp_path / "t.csv", TABLE, STANDARD) as other:
+        other.write_batch(batch(["a"]))
+    assert other.last_change is None  # no updated_at / created_at column

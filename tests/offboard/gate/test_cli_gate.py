@@ -138,6 +138,26 @@ def test_stale_a_record_changed(demo: Demo) -> None:
     not_terminated(demo)
 
 
+def test_stale_a_record_edited_as_the_application_does(demo: Demo) -> None:
+    """An edit that bumps updated_at is named by the table's last change time."""
+    import sqlite3
+
+    with sqlite3.connect(demo.db) as conn:
+        conn.execute(
+            "UPDATE people SET job_title = 'Gérante', updated_at = '2031-05-06T07:08:09Z' "
+            "WHERE id = (SELECT min(id) FROM people WHERE account_id = ?)",
+            (ACCOUNT,),
+        )
+    changes = stale(terminate(demo))
+    assert len(changes) == 1, changes
+    assert re.fullmatch(
+        r"table contacts_people: last change was \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, "
+        r"now 2031-05-06T07:08:09Z",
+        changes[0],
+    ), changes
+    not_terminated(demo)
+
+
 def test_stale_a_record_deleted(demo: Demo) -> None:
     delete_one(demo.db, "bank_transactions", ACCOUNT)
     changes = stale(terminate(demo))
