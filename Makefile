@@ -42,7 +42,7 @@ demo: $(STAMP) ## install, make the demo database and key pair, export and sign 
 	$(BIN)/offboard verify $(DEMO_ARCHIVE) --pubkey $(DEMO_KEY).pub
 	@echo "Signed archive: $(DEMO_ARCHIVE) (public key $(DEMO_KEY).pub; see README, 'Verify without offboard')"
 	rm -rf $(DEMO_CLOSED)
-	$(BIN)/offboard close sqlite:///$(DEMO_DB) --account acc-0002 --sign-key $(DEMO_KEY).key \
+	$(BIN)/offboard close sqlite:///$(DEMO_DB) --account acc-0002 --yes --sign-key $(DEMO_KEY).key \
 	  --pubkey $(DEMO_KEY).pub --out $(DEMO_CLOSED) --reason "Demo: the customer leaves" \
 	  --allow-missing-documents
 

@@ -221,6 +221,7 @@ def _run_terminate(request: Any, pubkey: Path, as_json: bool) -> Any:
     is_flag=True,
     help="Close even though some documents are missing or unreadable (they are listed).",
 )
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @billing_options
 @handle_errors
 def close(
@@ -231,6 +232,7 @@ def close(
     out: Path,
     reason: str | None,
     allow_missing_documents: bool,
+    yes: bool,
     billing: str,
     billing_option: tuple[str, ...],
 ) -> None:
@@ -238,7 +240,8 @@ def close(
 
     Writes DIR/<account>-<time>.zip (signed with KEY), verifies it with PUB, ends the
     subscription and writes the signed receipt beside the archive, then says what was
-    exported, where, and how anyone can check it.
+    exported, where, and how anyone can check it. Asks for confirmation on a terminal;
+    elsewhere, --yes is required.
     """
     from manifests.build import ArchiveOptions
     from offboard.gate.flow import TerminateRequest
@@ -250,6 +253,7 @@ def close(
     secret, public = _load_keys(sign_key, pubkey)
     if secret.public_key.key_id != public.key_id:
         raise ConfigError("--pubkey is not the public key of --sign-key")
+    _confirm(account, yes)
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(source) as store:
         store.migrate()
@@ -308,3 +312,22 @@ def close(
     _run_terminate(request, pubkey, as_json=False)
     click.echo("Anyone can check the archive without offboard (README, 'Verify without offboard'):")
     click.echo(f"  offboard verify {archive} --pubkey {pubkey}")
+
+
+def _confirm(account: str, yes: bool) -> None:
+    """Closing cannot be undone: ask on a terminal, or require --yes."""
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"offboard close ends the subscription of account {account!r} for good: confirm "
+            "with --yes (there is no terminal to ask on)"
+        )
+    click.confirm(
+        f"Close account {account} now: cancel its subscription, export and verify its data, "
+        "then terminate it? This cannot be undone.",
+        abort=True,
+        err=True,
+    )

@@ -292,6 +292,7 @@ def test_close_in_one_command(demo: Demo) -> None:
     out = demo.root / "closed"
     result = invoke(
         "close",
+        "--yes",
         demo.db,
         "--account",
         OTHER,
@@ -335,7 +336,7 @@ def test_close_in_one_command(demo: Demo) -> None:
 
 def test_close_again_shows_the_termination_and_exports_nothing(demo: Demo) -> None:
     out = demo.root / "closed"
-    args: list[str | Path] = ["close", demo.db, "-a", OTHER, "--sign-key", demo.key]
+    args: list[str | Path] = ["close", demo.db, "-a", OTHER, "--yes", "--sign-key", demo.key]
     args += ["--pubkey", demo.pub, "--out", out]
     assert invoke(*args).exit_code == 0
     archives = sorted(out.glob("*.zip"))
@@ -349,7 +350,7 @@ def test_close_again_shows_the_termination_and_exports_nothing(demo: Demo) -> No
 
 def test_close_stops_before_terminating_when_documents_are_missing(demo: Demo) -> None:
     out = demo.root / "closed"
-    args: list[str | Path] = ["close", demo.db, "-a", ACCOUNT]
+    args: list[str | Path] = ["close", demo.db, "-a", ACCOUNT, "--yes"]
     args += ["--sign-key", demo.key, "--pubkey", demo.pub]
     result = invoke(*args, "--out", out)
     refused_line = result.stderr.splitlines()[-1]
@@ -373,6 +374,7 @@ def test_close_refuses_keys_that_do_not_match(demo: Demo, option: str, tmp_path:
     keys[option] = other.pub if option == "--pubkey" else other.key
     result = invoke(
         "close",
+        "--yes",
         demo.db,
         "-a",
         OTHER,
@@ -402,3 +404,13 @@ def test_receipt_file_is_the_one_recorded(demo: Demo) -> None:
         con.close()
     assert (data.read_text(encoding="utf-8"), signature.read_text(encoding="utf-8")) == row
     assert load_json(data)["receipt_id"] in row[0]
+
+
+def test_close_asks_for_confirmation(demo: Demo) -> None:
+    out = demo.root / "closed"
+    before = state(demo.db, OTHER)
+    args: list[str | Path] = ["close", demo.db, "-a", OTHER, "--sign-key", demo.key]
+    result = invoke(*args, "--pubkey", demo.pub, "--out", out)
+    refused(result, ExitCode.USAGE, "confirm with --yes")
+    assert not out.exists()
+    assert state(demo.db, OTHER) == before  # not even the cancellation was recorded
