@@ -5,6 +5,10 @@ listed the folder); a file that then yields more or fewer bytes raises
 :class:`FileChangedError`. The deflate stream is always fed pieces of exactly
 :data:`records.DEFLATE_FEED` bytes (the last one shorter), however the file was read, so that
 it depends only on the data and the level.
+
+A member may also be a stretch of a file that is already open (:class:`SpooledMember`: a
+document the export appended to its spool, whose size and CRC-32 it computed then): it is read
+by offset, with no open per member, and its CRC-32 is checked again on the way.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import NamedTuple
 
 from isal import isal_zlib
@@ -53,6 +57,107 @@ class FileMember(NamedTuple):
     compress: bool
     size: int | None = None
     on_data: OnData | None = None
+
+
+class SpooledMember(NamedTuple):
+    """A stored member whose data are the ``size`` bytes at ``offset`` of the open file ``fd``.
+
+    ``crc32`` is the CRC-32 of those bytes as they were written there; they are checked
+    against it when read back (:class:`SpoolChangedError`). ``label`` names the data in errors.
+    """
+
+    name: str
+    fd: int
+    offset: int
+    size: int
+    crc32: int
+    label: str
+
+
+def member_size(m: FileMember | SpooledMember) -> int:
+    """The size of a member's data: given, or its file's size now."""
+    if m.size is not None:
+        return m.size
+    assert isinstance(m, FileMember)
+    return os.stat(m.path).st_size
+
+
+class SpoolChangedError(OSError):
+    """A spooled member's bytes are not those that were spooled (short, or another CRC-32)."""
+
+    def __init__(self, label: str, detail: str) -> None:
+        self.message = f"{label}: its spooled copy changed before it was archived ({detail})"
+        super().__init__(self.message)
+        self.filename = label
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def spooled_chunks(m: SpooledMember, chunk_size: int) -> Generator[bytes, None, int]:
+    """The data of ``m`` in chunks of at most ``chunk_size`` bytes, read by offset; returns its
+    CRC-32.
+
+    :class:`SpoolChangedError` when the spool ends early or, after the last chunk, when the
+    CRC-32 of the data is not ``m.crc32``.
+    """
+    crc = 0
+    done = 0
+    while done < m.size:
+        chunk = os.pread(m.fd, min(chunk_size, m.size - done), m.offset + done)
+        if not chunk:
+            raise SpoolChangedError(m.label, f"{m.size - done} of {m.size} bytes missing")
+        crc = isal_zlib.crc32(chunk, crc)
+        done += len(chunk)
+        if done == m.size and crc != m.crc32:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
+        yield chunk
+    if crc != m.crc32:  # an empty member
+        raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
+    return crc
+
+
+class SpoolBlocks:
+    """Reads the data of small spooled members asked for in the order given at construction,
+    a stretch of the spool at a time: members that lie back to back in it (most documents do)
+    come from one ``pread`` of at most ``block`` bytes, not one each."""
+
+    def __init__(self, members: Sequence[SpooledMember], block: int) -> None:
+        self._members = members
+        self._block = block
+        self._next = 0
+        self._data = b""
+        self._fd = -1
+        self._base = 0
+
+    def read(self, m: SpooledMember) -> memoryview:
+        """The data of ``m``, the next member in order (checked as by :func:`spooled_chunks`)."""
+        i = self._next
+        if i >= len(self._members) or self._members[i] is not m:
+            raise RuntimeError(f"spooled member {m.label} asked for out of order")
+        self._next = i + 1
+        at = m.offset - self._base
+        if m.fd != self._fd or at < 0 or at + m.size > len(self._data):
+            self._load(i)
+            at = 0
+        data = memoryview(self._data)[at : at + m.size]
+        if len(data) != m.size:
+            raise SpoolChangedError(m.label, f"{m.size - len(data)} of {m.size} bytes missing")
+        crc = isal_zlib.crc32(data)
+        if crc != m.crc32:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
+        return data
+
+    def _load(self, i: int) -> None:
+        first = self._members[i]
+        end = first.offset + first.size
+        for m in self._members[i + 1 :]:
+            if m.fd != first.fd or m.offset != end or end + m.size - first.offset > self._block:
+                break
+            end += m.size
+        self._data = os.pread(first.fd, end - first.offset, first.offset)
+        self._fd = first.fd
+        self._base = first.offset
 
 
 class Deflater:
