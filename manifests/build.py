@@ -16,6 +16,12 @@ whatever the export's size. The large files are read and compressed in other thr
 start, while ``offboard.json`` is made and the small files are read
 (:meth:`ZipWriter.add_files`). Each part is written under a temporary name, flushed to disk,
 and renamed only when every part is complete.
+
+The documents are not files of the export folder but stretches of the export's documents spool
+(:class:`~offboard.documents.spool.DocumentSpool`), whose SHA-256 and CRC-32 the documents stage
+computed as it read them from the source: they are copied from the spool by offset, their
+CRC-32 checked again, into the same members, in the same order, as files of the same bytes
+would be. (Without a spool, every payload file is in the folder: the archive is the same.)
 """
 
 from __future__ import annotations
@@ -33,9 +39,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from manifests import bag
-from manifests.metadata import DATA, LazyMetadata, PartPlan, iso
+from manifests.metadata import DATA, LazyMetadata, iso
+from manifests.payload import (
+    Payload,
+    compressed,
+    payload_files,
+    plan_parts,
+    spooled_files,
+)
 from manifests.zipfmt import ZipWriter
-from manifests.zipfmt.filedata import FileMember
+from manifests.zipfmt.filedata import FileMember, SpooledMember
 from offboard import __version__
 from offboard.errors import OutputError, OutputExists
 from offboard.fsutil import fsync_dir, temp_name
@@ -44,16 +57,13 @@ if TYPE_CHECKING:
     from exporters.base import Exporter
     from manifests.signing import SecretKey
     from offboard.csvio.dialects import Dialect
+    from offboard.documents.spool import DocumentSpool
     from offboard.summary import ExportSummary
 
 #: default largest payload per part, in bytes (like the 2 GB parts of Google Takeout)
 DEFAULT_SPLIT_SIZE = 2 * 1000**3
-#: files compressed in the archive; everything else (PDFs: compressed already) is stored
-COMPRESSED_SUFFIXES = (".csv", ".json", ".txt", ".xml")
 #: compression level (fast deflate: see docs/archive-format.md for the figures)
 LEVEL = 2
-#: files of the export folder that are not payload (their content is in offboard.json)
-NOT_PAYLOAD = frozenset({"export-summary.json"})
 #: bytes gathered before each write to the archive file (small members are a few KB each)
 WRITE_BUFFER = 1 << 20
 #: the tag files written before the payload, in this order
@@ -67,6 +77,10 @@ class ArchiveOptions:
     split_size: int = DEFAULT_SPLIT_SIZE
     level: int = LEVEL
     overwrite: bool = False
+    #: the export's documents go through a spool straight into the archive (False: they are
+    #: copied to files of the staging folder first, then read again; the same archive, slower,
+    #: kept to check that both ways give the same bytes)
+    spool_documents: bool = True
 
 
 @dataclass
@@ -102,54 +116,6 @@ def trusted_comment(
     return "\t".join(f"{k}:{quote(v, safe='@+-._~/')}" for k, v in fields)
 
 
-def payload_files(stage: Path) -> dict[str, int]:
-    """Every regular file of the export folder (``data/`` + relative POSIX path -> size).
-
-    Links and other non-regular files are refused. The folder is read with ``os.scandir``:
-    the entry types come with the listing, one ``lstat`` per file gives its size.
-    """
-    files: dict[str, int] = {}
-    folders = [("", os.fspath(stage))]
-    while folders:
-        prefix, folder = folders.pop()
-        with os.scandir(folder) as listing:
-            for entry in listing:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append((rel + "/", entry.path))
-                    continue
-                if entry.is_symlink():
-                    raise OutputError(f"export folder holds a link {entry.path!r}")
-                if not entry.is_file(follow_symlinks=False):
-                    raise OutputError(f"export folder holds a non-regular file {entry.path!r}")
-                name = entry.name
-                if rel in NOT_PAYLOAD or (name.startswith(".") and ".tmp-" in name):
-                    continue
-                why = bag.check_relative(rel)
-                if why:
-                    raise OutputError(f"export file {rel!r} cannot go in an archive: {why}")
-                files[f"{DATA}/{rel}"] = entry.stat(follow_symlinks=False).st_size
-    return files
-
-
-def plan_parts(sizes: dict[str, int], split_size: int) -> PartPlan:
-    """Assign files to parts in path order; a part closes before it would pass ``split_size``.
-
-    A single file larger than ``split_size`` gets a part of its own (files are never cut).
-    """
-    if split_size < 1:
-        raise ValueError("split size must be positive")
-    files: dict[str, int] = {}
-    part, used = 1, 0
-    for path in sorted(sizes, key=lambda p: p.encode("utf-8")):
-        size = sizes[path]
-        if used and used + size > split_size:
-            part, used = part + 1, 0
-        files[path] = part
-        used += size
-    return PartPlan(files=files, sizes=dict(sizes), count=part)
-
-
 def build_archive(
     stage: Path,
     summary: ExportSummary,
@@ -157,11 +123,13 @@ def build_archive(
     dialect: Dialect,
     out: Path,
     options: ArchiveOptions,
+    spool: DocumentSpool | None = None,
 ) -> ArchiveResult:
-    """Write the export folder ``stage`` as the archive ``out`` (or its parts)."""
+    """Write the export folder ``stage`` (and the documents of ``spool``) as the archive ``out``
+    (or its parts)."""
     started = time.perf_counter()
     with _gc_paused():
-        result = _build(stage, summary, exporters, dialect, out, options)
+        result = _build(stage, summary, exporters, dialect, out, options, spool)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -190,8 +158,10 @@ def _build(
     dialect: Dialect,
     out: Path,
     options: ArchiveOptions,
+    spool: DocumentSpool | None,
 ) -> ArchiveResult:
     sizes = payload_files(stage)
+    spooled = {} if spool is None else spooled_files(spool, sizes)
     plan = plan_parts(sizes, options.split_size)
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
@@ -202,6 +172,7 @@ def _build(
         if k.documents is not None
         for d in k.documents.documents
     }
+    payload = Payload(stage, sizes, spooled, None if spool is None else spool.fd)
     result = ArchiveResult(archive_id="", paths=finals)
     temps: list[Path] = []
     try:
@@ -212,7 +183,7 @@ def _build(
                 (p for p, n in plan.files.items() if n == number), key=lambda p: p.encode()
             )
             writer = _PartWriter(temp, final, number, plan.count, options)
-            written = writer.write(stage, members, sizes, meta, summary, expected_hashes)
+            written = writer.write(payload, members, meta, summary, expected_hashes)
             result.part_bytes.append(written)
             result.archive_bytes += written
         for temp, final in zip(temps, finals, strict=True):
@@ -260,14 +231,14 @@ class _PartWriter:
 
     def write(
         self,
-        stage: Path,
+        payload: Payload,
         members: list[str],
-        sizes: dict[str, int],
         meta: LazyMetadata,
         summary: ExportSummary,
         expected_hashes: dict[str, str],
     ) -> int:
         opts = self.options
+        sizes = payload.sizes
         tags: dict[str, bytes] = {}
 
         def lead() -> list[tuple[str, bytes, bool]]:
@@ -276,29 +247,23 @@ class _PartWriter:
             tags[bag.BAGIT] = bag.BAGIT_TXT
             tags[bag.BAG_INFO] = bag.format_bag_info(info)
             tags[bag.METADATA] = made.metadata
-            return [(self._member(n), tags[n], _compress(n)) for n in LEAD]
+            return [(self._member(n), tags[n], compressed(n)) for n in LEAD]
 
-        root = os.fspath(stage)
-        skip = len(DATA) + 1
-        hashes = [hashlib.sha256() for _ in members]
-        files = [
-            FileMember(
-                self._member(rel), f"{root}/{rel[skip:]}", _compress(rel), sizes[rel], h.update
-            )
-            for rel, h in zip(members, hashes, strict=True)
-        ]
+        files, known, hashing = self._files(payload, members)
         try:
             with open(self.temp, "xb", buffering=WRITE_BUFFER) as fh:
                 zw = ZipWriter(fh, when=opts.created_at, level=opts.level)
                 zw.add_files(files, lead=lead)
-                digests = [(rel, h.hexdigest()) for rel, h in zip(members, hashes, strict=True)]
+                digests = [(rel, known.get(rel) or hashing[rel].hexdigest()) for rel in members]
                 for rel, digest in digests:
                     want = expected_hashes.get(rel)
                     if want is not None and want != digest:
                         raise OutputError(f"{rel} changed while the archive was written")
                 tags[bag.MANIFEST] = bag.format_manifest(digests)
                 zw.add_bytes(
-                    self._member(bag.MANIFEST), tags[bag.MANIFEST], compress=_compress(bag.MANIFEST)
+                    self._member(bag.MANIFEST),
+                    tags[bag.MANIFEST],
+                    compress=compressed(bag.MANIFEST),
                 )
                 known = {bag.METADATA: meta.get().sha256}
                 tagmanifest = bag.format_manifest(
@@ -306,7 +271,7 @@ class _PartWriter:
                     for name in bag.TAG_FILES
                 )
                 zw.add_bytes(
-                    self._member(bag.TAGMANIFEST), tagmanifest, compress=_compress(bag.TAGMANIFEST)
+                    self._member(bag.TAGMANIFEST), tagmanifest, compress=compressed(bag.TAGMANIFEST)
                 )
                 if opts.sign_key is not None:
                     comment = trusted_comment(
@@ -327,6 +292,30 @@ class _PartWriter:
             self.temp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {str(self.final)!r}: {_os_error(exc)}") from exc
         return written
+
+    def _files(
+        self, payload: Payload, members: list[str]
+    ) -> tuple[list[FileMember | SpooledMember], dict[str, str], dict[str, hashlib._Hash]]:
+        """The zip members of the payload files ``members``; the SHA-256 of the spooled ones
+        (the documents stage computed them), and the hashes the others feed as they are read."""
+        root = os.fspath(payload.stage)
+        skip = len(DATA) + 1
+        files: list[FileMember | SpooledMember] = []
+        known: dict[str, str] = {}
+        hashing: dict[str, hashlib._Hash] = {}
+        for rel in members:
+            name = self._member(rel)
+            entry = payload.spooled.get(rel)
+            if entry is not None and payload.fd is not None:
+                files.append(
+                    SpooledMember(name, payload.fd, entry.offset, entry.size, entry.crc32, rel)
+                )
+                known[rel] = entry.sha256
+            else:
+                h = hashing[rel] = hashlib.sha256()
+                path = f"{root}/{rel[skip:]}"
+                files.append(FileMember(name, path, compressed(rel), payload.sizes[rel], h.update))
+        return files, known, hashing
 
     def _member(self, rel: str) -> str:
         return f"{self.top}/{rel}"
@@ -370,10 +359,6 @@ def _os_error(exc: OSError) -> str:
     if exc.strerror and exc.filename:
         return f"{exc.filename}: {exc.strerror}"
     return exc.strerror or str(exc)
-
-
-def _compress(name: str) -> bool:
-    return name.endswith(COMPRESSED_SUFFIXES)
 
 
 def _one_line(text: str) -> str:
