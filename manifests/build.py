@@ -43,18 +43,19 @@ from manifests.metadata import DATA, LazyMetadata, iso
 from manifests.payload import (
     Payload,
     compressed,
+    packed_files,
     payload_files,
     plan_parts,
     spooled_files,
 )
 from manifests.zipfmt import ZipWriter
-from manifests.zipfmt.filedata import FileMember, SpooledMember
 from offboard import __version__
 from offboard.errors import OutputError, OutputExists
 from offboard.fsutil import fsync_dir, temp_name
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
+    from manifests.pack import Pack
     from manifests.signing import SecretKey
     from offboard.csvio.dialects import Dialect
     from offboard.documents.spool import DocumentSpool
@@ -81,6 +82,9 @@ class ArchiveOptions:
     #: copied to files of the staging folder first, then read again; the same archive, slower,
     #: kept to check that both ways give the same bytes)
     spool_documents: bool = True
+    #: each CSV file is hashed and deflated into the tables pack as soon as it is written
+    #: (:mod:`manifests.pack`; False: by the archive stage; the same archive either way)
+    pack_tables: bool = True
 
 
 @dataclass
@@ -124,12 +128,13 @@ def build_archive(
     out: Path,
     options: ArchiveOptions,
     spool: DocumentSpool | None = None,
+    pack: Pack | None = None,
 ) -> ArchiveResult:
-    """Write the export folder ``stage`` (and the documents of ``spool``) as the archive ``out``
-    (or its parts)."""
+    """Write the export folder ``stage`` (with the documents of ``spool`` and the CSV files of
+    ``pack``) as the archive ``out`` (or its parts)."""
     started = time.perf_counter()
     with _gc_paused():
-        result = _build(stage, summary, exporters, dialect, out, options, spool)
+        result = _build(stage, summary, exporters, dialect, out, options, spool, pack)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -159,9 +164,13 @@ def _build(
     out: Path,
     options: ArchiveOptions,
     spool: DocumentSpool | None,
+    pack: Pack | None,
 ) -> ArchiveResult:
     sizes = payload_files(stage)
     spooled = {} if spool is None else spooled_files(spool, sizes)
+    packed = {} if pack is None else packed_files(pack, sizes)
+    if pack is not None and pack.level != options.level:
+        raise ValueError(f"tables packed at level {pack.level}, archive at level {options.level}")
     plan = plan_parts(sizes, options.split_size)
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
@@ -172,7 +181,14 @@ def _build(
         if k.documents is not None
         for d in k.documents.documents
     }
-    payload = Payload(stage, sizes, spooled, None if spool is None else spool.fd)
+    payload = Payload(
+        stage,
+        sizes,
+        spooled,
+        None if spool is None else spool.fd,
+        packed,
+        None if pack is None else pack.fd,
+    )
     result = ArchiveResult(archive_id="", paths=finals)
     temps: list[Path] = []
     try:
@@ -249,7 +265,7 @@ class _PartWriter:
             tags[bag.METADATA] = made.metadata
             return [(self._member(n), tags[n], compressed(n)) for n in LEAD]
 
-        files, known, hashing = self._files(payload, members)
+        files, known, hashing = payload.zip_members(members, self._member)
         try:
             with open(self.temp, "xb", buffering=WRITE_BUFFER) as fh:
                 zw = ZipWriter(fh, when=opts.created_at, level=opts.level)
@@ -292,30 +308,6 @@ class _PartWriter:
             self.temp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {str(self.final)!r}: {_os_error(exc)}") from exc
         return written
-
-    def _files(
-        self, payload: Payload, members: list[str]
-    ) -> tuple[list[FileMember | SpooledMember], dict[str, str], dict[str, hashlib._Hash]]:
-        """The zip members of the payload files ``members``; the SHA-256 of the spooled ones
-        (the documents stage computed them), and the hashes the others feed as they are read."""
-        root = os.fspath(payload.stage)
-        skip = len(DATA) + 1
-        files: list[FileMember | SpooledMember] = []
-        known: dict[str, str] = {}
-        hashing: dict[str, hashlib._Hash] = {}
-        for rel in members:
-            name = self._member(rel)
-            entry = payload.spooled.get(rel)
-            if entry is not None and payload.fd is not None:
-                files.append(
-                    SpooledMember(name, payload.fd, entry.offset, entry.size, entry.crc32, rel)
-                )
-                known[rel] = entry.sha256
-            else:
-                h = hashing[rel] = hashlib.sha256()
-                path = f"{root}/{rel[skip:]}"
-                files.append(FileMember(name, path, compressed(rel), payload.sizes[rel], h.update))
-        return files, known, hashing
 
     def _member(self, rel: str) -> str:
         return f"{self.top}/{rel}"

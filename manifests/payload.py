@@ -1,22 +1,27 @@
 """The payload of an archive: which files, where they are, which part each goes in.
 
-The payload is the export folder's files (``csv/...``, the bundles) and, for an export that
-went through a documents spool, the documents in it; each gets its path in the bag,
-``data/<path in the export>``. Parts are planned in path order.
+The payload is the export folder's files (the bundles, and the CSV files unless they were
+packed), the documents of the export's documents spool and the CSV files of its tables pack;
+each gets its path in the bag, ``data/<path in the export>``. Parts are planned in path order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manifests import bag
 from manifests.metadata import DATA, PartPlan
+from manifests.zipfmt.filedata import FileMember, SpooledMember
+from manifests.zipfmt.records import DEFLATED
 from offboard.errors import OutputError
 
 if TYPE_CHECKING:
+    from manifests.pack import Pack, Packed
     from offboard.documents.spool import DocumentSpool, SpoolEntry
 
 #: files compressed in the archive; everything else (PDFs: compressed already) is stored
@@ -78,14 +83,66 @@ def spooled_files(spool: DocumentSpool, sizes: dict[str, int]) -> dict[str, Spoo
     return spooled
 
 
+def packed_files(pack: Pack, sizes: dict[str, int]) -> dict[str, Packed]:
+    """The files of ``pack`` as payload files (``data/`` + path -> what was packed), their
+    sizes added to ``sizes`` (none of which may have the same path)."""
+    packed: dict[str, Packed] = {}
+    for rel, entry in pack.members.items():
+        why = bag.check_relative(rel)
+        if why:
+            raise OutputError(f"export file {rel!r} cannot go in an archive: {why}")
+        path = f"{DATA}/{rel}"
+        if path in sizes:
+            raise OutputError(f"export file {rel!r} is both packed and elsewhere")
+        if not compressed(path):
+            raise OutputError(f"export file {rel!r} is packed but must be stored")
+        sizes[path] = entry.size
+        packed[path] = entry
+    return packed
+
+
 @dataclass(frozen=True)
 class Payload:
-    """Where the payload files are: the export folder, or the spool (read through ``fd``)."""
+    """Where the payload files are: the export folder, the documents spool (read through
+    ``fd``) or the tables pack (read through ``pack_fd``)."""
 
     stage: Path
     sizes: dict[str, int]
     spooled: dict[str, SpoolEntry]
     fd: int | None
+    packed: dict[str, Packed]
+    pack_fd: int | None
+
+    def zip_members(
+        self, members: list[str], member_name: Callable[[str], str]
+    ) -> tuple[list[FileMember | SpooledMember], dict[str, str], dict[str, hashlib._Hash]]:
+        """The zip members of the payload files ``members`` (named ``member_name(path)``); the
+        SHA-256 of the spooled and packed ones (computed when they were made), and the hashes
+        the others feed as they are read."""
+        root = os.fspath(self.stage)
+        skip = len(DATA) + 1
+        files: list[FileMember | SpooledMember] = []
+        known: dict[str, str] = {}
+        hashing: dict[str, hashlib._Hash] = {}
+        for rel in members:
+            name = member_name(rel)
+            entry = self.spooled.get(rel)
+            packed = self.packed.get(rel)
+            if entry is not None and self.fd is not None:
+                offset, size, crc, known[rel] = entry
+                files.append(SpooledMember.stored(name, self.fd, offset, size, crc, rel))
+            elif packed is not None and self.pack_fd is not None:
+                offset, size, crc, known[rel], stored, stored_crc = packed
+                files.append(
+                    SpooledMember(
+                        name, self.pack_fd, offset, size, crc, rel, DEFLATED, stored, stored_crc
+                    )
+                )
+            else:
+                h = hashing[rel] = hashlib.sha256()
+                path = f"{root}/{rel[skip:]}"
+                files.append(FileMember(name, path, compressed(rel), self.sizes[rel], h.update))
+        return files, known, hashing
 
 
 def plan_parts(sizes: dict[str, int], split_size: int) -> PartPlan:

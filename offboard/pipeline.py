@@ -7,9 +7,10 @@ release the interpreter lock), each task with its own source connection; the doc
 one after another in a single task, so that only one bundle part is in memory at a time.
 Nothing is held whole in memory: tables stream batch by batch, documents one at a time.
 
-An export to an archive stages only the CSV files and the bundles: the documents go into one
-spool file beside the archive (:mod:`offboard.documents.spool`), from which the archive writer
-copies them (:func:`manifests.build.build_archive`).
+An export to an archive stages only the bundles: the documents go into one spool file beside
+the archive (:mod:`offboard.documents.spool`), each CSV file is hashed and deflated into a pack
+file beside it as soon as it is written (:mod:`manifests.pack`), and the archive writer copies
+both into the archive (:func:`manifests.build.build_archive`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from offboard.summary import ExportSummary, KindResult, TableResult
 if TYPE_CHECKING:
     from exporters.base import Exporter, Table
     from manifests.build import ArchiveOptions
+    from manifests.pack import Pack
     from offboard.documents import DocumentProblem, KindDocuments
     from offboard.documents.spool import DocumentSpool
     from offboard.sources.base import Source
@@ -101,12 +103,14 @@ def export_account(
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "csv").mkdir(parents=True)
-    spool = None
+    spool = pack = None
     try:
         with_documents = options.documents and any(e.documents for e in exporters)
         if archive is not None and archive.spool_documents and with_documents:
             spool = _create_spool(out)
-        _run_tasks(source, account, exporters, stage, options, summary, progress, spool)
+        if archive is not None and archive.pack_tables:
+            pack = _create_pack(out, archive.level)
+        _run_tasks(source, account, exporters, stage, options, summary, progress, spool, pack)
         summary.seconds = time.perf_counter() - started
         if archive is None:
             _write_summary(stage, summary)
@@ -117,7 +121,7 @@ def export_account(
             if progress is not None:
                 progress(ARCHIVE_STAGE, 0, False)
             summary.archive = build_archive(
-                stage, summary, exporters, options.dialect, out, archive, spool
+                stage, summary, exporters, options.dialect, out, archive, spool, pack
             )
             summary.seconds = time.perf_counter() - started
             if progress is not None:
@@ -127,8 +131,9 @@ def export_account(
         shutil.rmtree(stage, ignore_errors=True)
         raise
     finally:
-        if spool is not None:
-            spool.close()
+        for opened in (spool, pack):
+            if opened is not None:
+                opened.close()
     summary.out = str(out)
     if summary.problems and not options.allow_missing_documents:
         err = DocumentsIncomplete(
@@ -148,6 +153,15 @@ def _create_spool(out: Path) -> DocumentSpool:
     path = out.parent / f".{out.name}.spool-{os.getpid()}"
     path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
     return DocumentSpool.create(path)
+
+
+def _create_pack(out: Path, level: int) -> Pack:
+    """The tables pack of an export to the archive ``out``, beside it (already unlinked)."""
+    from manifests.pack import Pack
+
+    path = out.parent / f".{out.name}.tables-{os.getpid()}"
+    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
+    return Pack.create(path, level)
 
 
 def _describe(problem: DocumentProblem) -> str:
@@ -220,6 +234,7 @@ def _run_tasks(
     summary: ExportSummary,
     progress: ProgressFn | None,
     spool: DocumentSpool | None,
+    pack: Pack | None,
 ) -> None:
     cancel = threading.Event()
     lock = threading.Lock()
@@ -243,6 +258,8 @@ def _run_tasks(
 
     def table_task(exporter: Exporter, table: Table) -> None:
         result = _export_table(source, exporter, table, account, stage, options.dialect, report)
+        if pack is not None:  # while the other tasks run, not in the archive stage
+            pack.add(stage / result.path, result.path)
         with lock:
             by_kind[exporter.name].tables.append(result)
         task_done(exporter.name)

@@ -60,10 +60,13 @@ class FileMember(NamedTuple):
 
 
 class SpooledMember(NamedTuple):
-    """A stored member whose data are the ``size`` bytes at ``offset`` of the open file ``fd``.
+    """A member whose data, as the zip holds them, are the ``data_size`` bytes at ``offset`` of
+    the open file ``fd``: a stored member's bytes, or a deflated member's stream.
 
-    ``crc32`` is the CRC-32 of those bytes as they were written there; they are checked
-    against it when read back (:class:`SpoolChangedError`). ``label`` names the data in errors.
+    ``size`` and ``crc32`` are those of the member's uncompressed bytes; ``data_crc`` is the
+    CRC-32 of the bytes at ``offset`` as they were written there (``crc32`` when stored), and
+    they are checked against it when read back (:class:`SpoolChangedError`). ``label`` names
+    the data in errors.
     """
 
     name: str
@@ -72,6 +75,16 @@ class SpooledMember(NamedTuple):
     size: int
     crc32: int
     label: str
+    method: int
+    data_size: int
+    data_crc: int
+
+    @classmethod
+    def stored(
+        cls, name: str, fd: int, offset: int, size: int, crc32: int, label: str
+    ) -> SpooledMember:
+        """A stored member: its ``size`` bytes at ``offset`` are the file's bytes."""
+        return cls(name, fd, offset, size, crc32, label, R.STORED, size, crc32)
 
 
 def member_size(m: FileMember | SpooledMember) -> int:
@@ -95,26 +108,27 @@ class SpoolChangedError(OSError):
 
 
 def spooled_chunks(m: SpooledMember, chunk_size: int) -> Generator[bytes, None, int]:
-    """The data of ``m`` in chunks of at most ``chunk_size`` bytes, read by offset; returns its
-    CRC-32.
+    """The data of ``m`` as the zip holds them, in chunks of at most ``chunk_size`` bytes read
+    by offset; returns the member's CRC-32.
 
     :class:`SpoolChangedError` when the spool ends early or, after the last chunk, when the
-    CRC-32 of the data is not ``m.crc32``.
+    CRC-32 of the data is not ``m.data_crc``.
     """
     crc = 0
     done = 0
-    while done < m.size:
-        chunk = os.pread(m.fd, min(chunk_size, m.size - done), m.offset + done)
+    size = m.data_size
+    while done < size:
+        chunk = os.pread(m.fd, min(chunk_size, size - done), m.offset + done)
         if not chunk:
-            raise SpoolChangedError(m.label, f"{m.size - done} of {m.size} bytes missing")
+            raise SpoolChangedError(m.label, f"{size - done} of {size} bytes missing")
         crc = isal_zlib.crc32(chunk, crc)
         done += len(chunk)
-        if done == m.size and crc != m.crc32:
-            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
+        if done == size and crc != m.data_crc:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
         yield chunk
-    if crc != m.crc32:  # an empty member
-        raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
-    return crc
+    if crc != m.data_crc:  # no data
+        raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
+    return m.crc32
 
 
 class SpoolBlocks:
@@ -136,25 +150,31 @@ class SpoolBlocks:
         if i >= len(self._members) or self._members[i] is not m:
             raise RuntimeError(f"spooled member {m.label} asked for out of order")
         self._next = i + 1
+        size = m.data_size
         at = m.offset - self._base
-        if m.fd != self._fd or at < 0 or at + m.size > len(self._data):
+        if m.fd != self._fd or at < 0 or at + size > len(self._data):
             self._load(i)
             at = 0
-        data = memoryview(self._data)[at : at + m.size]
-        if len(data) != m.size:
-            raise SpoolChangedError(m.label, f"{m.size - len(data)} of {m.size} bytes missing")
+        data = memoryview(self._data)[at : at + size]
+        if len(data) != size:
+            raise SpoolChangedError(m.label, f"{size - len(data)} of {size} bytes missing")
         crc = isal_zlib.crc32(data)
-        if crc != m.crc32:
-            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.crc32:08x}")
+        if crc != m.data_crc:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
         return data
 
     def _load(self, i: int) -> None:
-        first = self._members[i]
-        end = first.offset + first.size
-        for m in self._members[i + 1 :]:
-            if m.fd != first.fd or m.offset != end or end + m.size - first.offset > self._block:
+        members = self._members
+        first = members[i]
+        end = first.offset + first.data_size
+        limit = first.offset + self._block
+        j = i + 1
+        while j < len(members):
+            m = members[j]
+            if m.fd != first.fd or m.offset != end or end + m.data_size > limit:
                 break
-            end += m.size
+            end += m.data_size
+            j += 1
         self._data = os.pread(first.fd, end - first.offset, first.offset)
         self._fd = first.fd
         self._base = first.offset

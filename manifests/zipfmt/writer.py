@@ -233,6 +233,7 @@ class ZipWriter:
         run = Run()
         spooled = [m for m in files if isinstance(m, SpooledMember) and m.size <= chunk_size]
         blocks = SpoolBlocks(spooled, _BATCH)
+        dos = self._dos
         try:
             if lead is not None:
                 for name, data, compress in lead():
@@ -246,8 +247,9 @@ class ZipWriter:
                 self._keys.add(key)  # a later twin in the same call is refused
                 if size <= chunk_size:
                     if isinstance(m, SpooledMember):
-                        header = R.local_header(raw, R.STORED, m.crc32, size, size, self._dos)
-                        run.add(m.name, R.STORED, m.crc32, size, header, blocks.read(m))
+                        R.check_bound(m.name, size, m.data_size, m.method)
+                        header = R.local_header(raw, m.method, m.crc32, m.data_size, size, dos)
+                        run.add(m.name, m.method, m.crc32, size, header, blocks.read(m))
                     else:
                         self._read_small(m, size, raw, run)
                     if len(run.data) < _BATCH:
@@ -307,7 +309,7 @@ class ZipWriter:
                     elif isinstance(item, SpooledMember):
                         pieces = spooled_chunks(item, CHUNK_SIZE)
                         self._write_large(
-                            item.name, item.name.encode(), R.STORED, item.size, pieces
+                            item.name, item.name.encode(), item.method, item.size, pieces
                         )
                     else:
                         raise item

@@ -52,6 +52,7 @@ def make_archive(
     split_size: int = 2 * 1000**3,
     dialect: str = "standard",
     spool_documents: bool = True,
+    pack_tables: bool = True,
 ) -> Path:
     from manifests.build import ArchiveOptions
     from manifests.signing import SecretKey
@@ -71,6 +72,7 @@ def make_archive(
                 sign_key=None if keys is None else SecretKey.load(keys.key),
                 split_size=split_size,
                 spool_documents=spool_documents,
+                pack_tables=pack_tables,
             ),
         )
     finally:

@@ -1,4 +1,5 @@
-"""Documents spooled straight into the archive: the archive of staged copies, byte for byte."""
+"""Documents spooled and tables packed straight into the archive: the archive of staged files,
+byte for byte."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from manifests.pack import Pack
 from manifests.verify import verify_archive
 from offboard.documents.spool import DocumentSpool
 from offboard.errors import OutputError
@@ -29,11 +31,39 @@ def spools(monkeypatch: pytest.MonkeyPatch) -> list[DocumentSpool]:
     return made
 
 
-def test_the_same_archive_as_from_staged_copies(
-    demo_db: Path, tmp_path: Path, archive: Made
+@pytest.fixture
+def packs(monkeypatch: pytest.MonkeyPatch) -> list[Pack]:
+    """Every tables pack the exports of the test create."""
+    made: list[Pack] = []
+    create = Pack.create
+
+    def recorded(path: Path, level: int) -> Pack:
+        pack = create(path, level)
+        made.append(pack)
+        return pack
+
+    monkeypatch.setattr(Pack, "create", staticmethod(recorded))
+    return made
+
+
+@pytest.mark.parametrize(
+    ("spool_documents", "pack_tables"), [(False, False), (False, True), (True, False)]
+)
+def test_the_same_archive_as_from_staged_files(
+    demo_db: Path, tmp_path: Path, archive: Made, spool_documents: bool, pack_tables: bool
 ) -> None:
-    staged = make_archive(demo_db, tmp_path / "acc-0001.zip", archive.keys, spool_documents=False)
+    """The session's archive is made the new way (documents spooled, tables packed)."""
+    staged = make_archive(
+        demo_db,
+        tmp_path / "acc-0001.zip",
+        archive.keys,
+        spool_documents=spool_documents,
+        pack_tables=pack_tables,
+    )
     assert staged.read_bytes() == archive.path.read_bytes()
+
+
+def test_the_archive_holds_every_document_and_problem(archive: Made) -> None:
     with zipfile.ZipFile(archive.path) as zf:
         names = zf.namelist()
     documents = [
@@ -46,26 +76,27 @@ def test_the_same_archive_as_from_staged_copies(
     assert all(n.startswith("acc-0001/data/documents/purchases/_problems/") for n in problems)
 
 
-def test_the_same_split_archive_as_from_staged_copies(
+def test_the_same_split_archive_as_from_staged_files(
     demo_db: Path, tmp_path: Path, archive: Made
 ) -> None:
     parts = {}
-    for spool_documents in (True, False):
-        folder = tmp_path / str(spool_documents)
+    for direct in (True, False):
+        folder = tmp_path / str(direct)
         folder.mkdir()
         make_archive(
             demo_db,
             folder / "s.zip",
             archive.keys,
             split_size=300_000,
-            spool_documents=spool_documents,
+            spool_documents=direct,
+            pack_tables=direct,
         )
-        parts[spool_documents] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        parts[direct] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
     assert len(parts[True]) >= 3
     assert parts[True] == parts[False]
 
 
-def test_the_same_excel_fr_archive_as_from_staged_copies(
+def test_the_same_excel_fr_archive_as_from_staged_files(
     demo_db: Path, tmp_path: Path, archive_fr: Made
 ) -> None:
     staged = make_archive(
@@ -75,15 +106,17 @@ def test_the_same_excel_fr_archive_as_from_staged_copies(
         "acc-0002",
         dialect="excel-fr",
         spool_documents=False,
+        pack_tables=False,
     )
     assert staged.read_bytes() == archive_fr.path.read_bytes()
 
 
-def test_the_spool_is_gone_after_an_interrupt(
+def test_the_spool_and_the_pack_are_gone_after_an_interrupt(
     demo_db: Path,
     tmp_path: Path,
     archive: Made,
     spools: list[DocumentSpool],
+    packs: list[Pack],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from offboard.documents.bundle import BundleWriter
@@ -105,8 +138,11 @@ def test_the_spool_is_gone_after_an_interrupt(
         make_archive(demo_db, out, archive.keys)
     assert list(out.parent.iterdir()) == []
     assert len(spools) == 1 and spools[0].size > 0
+    assert len(packs) == 1
     with pytest.raises(ValueError, match="closed"):
         _ = spools[0].fd
+    with pytest.raises(ValueError, match="closed"):
+        _ = packs[0].fd
 
 
 def test_a_spooled_document_changed_before_it_is_archived_is_named(
@@ -145,7 +181,7 @@ def test_a_spooled_document_changed_before_it_is_archived_is_named(
 
 
 def test_an_archive_without_documents_has_no_spool(
-    demo_db: Path, tmp_path: Path, archive: Made, spools: list[DocumentSpool]
+    demo_db: Path, tmp_path: Path, archive: Made, spools: list[DocumentSpool], packs: list[Pack]
 ) -> None:
     from manifests.build import ArchiveOptions
     from offboard.pipeline import ExportOptions, export_account
@@ -165,4 +201,5 @@ def test_an_archive_without_documents_has_no_spool(
     finally:
         src.close()
     assert spools == []
+    assert sorted(packs[0].members) == ["csv/contacts_companies.csv", "csv/contacts_people.csv"]
     assert verify_archive(out, None, allow_unsigned=True).valid

@@ -46,7 +46,7 @@ def spooled(fd: int, docs: list[tuple[str, bytes]], order: list[int]) -> list[Sp
         where[i] = at
         at += len(data)
     return [
-        SpooledMember(name, fd, where[i], len(data), isal_zlib.crc32(data), f"label {name}")
+        SpooledMember.stored(name, fd, where[i], len(data), isal_zlib.crc32(data), f"label {name}")
         for i, (name, data) in enumerate(docs)
     ]
 
