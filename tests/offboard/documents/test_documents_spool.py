@@ -172,9 +172,8 @@ def test_a_source_that_fails_to_read_is_unreadable_both_ways(
     refs = [ref("ACH-1", make_pdf("a")), ref("ACH-2", mem), ref("ACH-3", make_pdf("b"))]
     files, spooled = both_ways(refs, tmp_path, spool)
     assert spooled == files
-    assert [(p.number, p.reason) for p in files.problems] == [
-        ("ACH-2", "unreadable: Input/output error")
-    ]
+    assert [p.number for p in files.problems] == ["ACH-2"]
+    assert files.problems[0].reason.startswith("unreadable: ")  # Input/output error, on Linux
     assert sorted(spool.members) == [
         "documents/purchases/ACH-1.pdf",
         "documents/purchases/ACH-3.pdf",
