@@ -144,3 +144,19 @@ def test_a_spool_cut_short_is_named(spool: int, chunk_size: int) -> None:
         "label a/doc-large.pdf: its spooled copy changed before it was archived "
         "(1 of 300000 bytes missing)"
     )
+
+
+@pytest.mark.parametrize("chunk_size", [4096, 1 << 20])
+def test_zip64_sizes_and_offsets_as_for_files(
+    tmp_path: Path, spool: int, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    """Lowered thresholds: spooled members past them carry the zip64 fields files would."""
+    from manifests.zipfmt import records as R
+
+    monkeypatch.setattr(R, "ZIP64_THRESHOLD", 10_000)
+    docs = [(f"z/{n}", d) for n, d in [("a.pdf", DOCS[1][1]), ("b.pdf", _rng.randbytes(20_000))]]
+    docs += [("z/c.pdf", DOCS[5][1])]  # after the threshold: its offset in zip64
+    expected = zipped(list(as_files(tmp_path, docs, compress=False)), chunk_size)
+    assert zipped(list(spooled(spool, docs, [2, 0, 1])), chunk_size) == expected
+    problems, data = read_all_bytes(tmp_path, expected)
+    assert problems == [] and data == dict(docs)
