@@ -7,8 +7,9 @@ invoice, quote, purchase and billing invoice up to 20,000; cached in .bench/), i
 
 * `offboard export --out DIR` (the export folder, for reference);
 * `offboard export --out A.zip --sign-key K`: the whole export into a signed archive; the
-  archive stage alone (hashing, zip, deflate of the CSV files, signature, fsync) is read from
-  its JSON summary;
+  archive stage alone (offboard.json, zip, copies of the spooled documents and of the CSV
+  files, hashed and deflated as each table was written, signature, fsync) is read from its
+  JSON summary;
 * `offboard verify A.zip --pubkey K.pub` (full check: every hash, CSV counts and totals, every
   PDF opened) and `--fast`, with the peak memory of the verifier and of its document worker;
 * bagit-python `make_bag(checksums=["sha256"])`, then `Bag.validate()`, each in its own

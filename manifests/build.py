@@ -16,6 +16,12 @@ whatever the export's size. The large files are read and compressed in other thr
 start, while ``offboard.json`` is made and the small files are read
 (:meth:`ZipWriter.add_files`). Each part is written under a temporary name, flushed to disk,
 and renamed only when every part is complete.
+
+The documents are not files of the export folder but stretches of the export's documents spool
+(:class:`~offboard.documents.spool.DocumentSpool`), whose SHA-256 and CRC-32 the documents stage
+computed as it read them from the source: they are copied from the spool by offset, their
+CRC-32 checked again, into the same members, in the same order, as files of the same bytes
+would be. (Without a spool, every payload file is in the folder: the archive is the same.)
 """
 
 from __future__ import annotations
@@ -33,27 +39,32 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from manifests import bag
-from manifests.metadata import DATA, LazyMetadata, PartPlan, iso
+from manifests.metadata import DATA, LazyMetadata, iso
+from manifests.payload import (
+    Payload,
+    compressed,
+    packed_files,
+    payload_files,
+    plan_parts,
+    spooled_files,
+)
 from manifests.zipfmt import ZipWriter
-from manifests.zipfmt.filedata import FileMember
 from offboard import __version__
 from offboard.errors import OutputError, OutputExists
 from offboard.fsutil import fsync_dir, temp_name
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
+    from manifests.pack import Pack
     from manifests.signing import SecretKey
     from offboard.csvio.dialects import Dialect
+    from offboard.documents.spool import DocumentSpool
     from offboard.summary import ExportSummary
 
 #: default largest payload per part, in bytes (like the 2 GB parts of Google Takeout)
 DEFAULT_SPLIT_SIZE = 2 * 1000**3
-#: files compressed in the archive; everything else (PDFs: compressed already) is stored
-COMPRESSED_SUFFIXES = (".csv", ".json", ".txt", ".xml")
 #: compression level (fast deflate: see docs/archive-format.md for the figures)
 LEVEL = 2
-#: files of the export folder that are not payload (their content is in offboard.json)
-NOT_PAYLOAD = frozenset({"export-summary.json"})
 #: bytes gathered before each write to the archive file (small members are a few KB each)
 WRITE_BUFFER = 1 << 20
 #: the tag files written before the payload, in this order
@@ -67,6 +78,13 @@ class ArchiveOptions:
     split_size: int = DEFAULT_SPLIT_SIZE
     level: int = LEVEL
     overwrite: bool = False
+    #: the export's documents go through a spool straight into the archive (False: they are
+    #: copied to files of the staging folder first, then read again; the same archive, slower,
+    #: kept to check that both ways give the same bytes)
+    spool_documents: bool = True
+    #: each CSV file is hashed and deflated into the tables pack as soon as it is written
+    #: (:mod:`manifests.pack`; False: by the archive stage; the same archive either way)
+    pack_tables: bool = True
 
 
 @dataclass
@@ -102,54 +120,6 @@ def trusted_comment(
     return "\t".join(f"{k}:{quote(v, safe='@+-._~/')}" for k, v in fields)
 
 
-def payload_files(stage: Path) -> dict[str, int]:
-    """Every regular file of the export folder (``data/`` + relative POSIX path -> size).
-
-    Links and other non-regular files are refused. The folder is read with ``os.scandir``:
-    the entry types come with the listing, one ``lstat`` per file gives its size.
-    """
-    files: dict[str, int] = {}
-    folders = [("", os.fspath(stage))]
-    while folders:
-        prefix, folder = folders.pop()
-        with os.scandir(folder) as listing:
-            for entry in listing:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append((rel + "/", entry.path))
-                    continue
-                if entry.is_symlink():
-                    raise OutputError(f"export folder holds a link {entry.path!r}")
-                if not entry.is_file(follow_symlinks=False):
-                    raise OutputError(f"export folder holds a non-regular file {entry.path!r}")
-                name = entry.name
-                if rel in NOT_PAYLOAD or (name.startswith(".") and ".tmp-" in name):
-                    continue
-                why = bag.check_relative(rel)
-                if why:
-                    raise OutputError(f"export file {rel!r} cannot go in an archive: {why}")
-                files[f"{DATA}/{rel}"] = entry.stat(follow_symlinks=False).st_size
-    return files
-
-
-def plan_parts(sizes: dict[str, int], split_size: int) -> PartPlan:
-    """Assign files to parts in path order; a part closes before it would pass ``split_size``.
-
-    A single file larger than ``split_size`` gets a part of its own (files are never cut).
-    """
-    if split_size < 1:
-        raise ValueError("split size must be positive")
-    files: dict[str, int] = {}
-    part, used = 1, 0
-    for path in sorted(sizes, key=lambda p: p.encode("utf-8")):
-        size = sizes[path]
-        if used and used + size > split_size:
-            part, used = part + 1, 0
-        files[path] = part
-        used += size
-    return PartPlan(files=files, sizes=dict(sizes), count=part)
-
-
 def build_archive(
     stage: Path,
     summary: ExportSummary,
@@ -157,11 +127,14 @@ def build_archive(
     dialect: Dialect,
     out: Path,
     options: ArchiveOptions,
+    spool: DocumentSpool | None = None,
+    pack: Pack | None = None,
 ) -> ArchiveResult:
-    """Write the export folder ``stage`` as the archive ``out`` (or its parts)."""
+    """Write the export folder ``stage`` (with the documents of ``spool`` and the CSV files of
+    ``pack``) as the archive ``out`` (or its parts)."""
     started = time.perf_counter()
     with _gc_paused():
-        result = _build(stage, summary, exporters, dialect, out, options)
+        result = _build(stage, summary, exporters, dialect, out, options, spool, pack)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -190,8 +163,14 @@ def _build(
     dialect: Dialect,
     out: Path,
     options: ArchiveOptions,
+    spool: DocumentSpool | None,
+    pack: Pack | None,
 ) -> ArchiveResult:
     sizes = payload_files(stage)
+    spooled = {} if spool is None else spooled_files(spool, sizes)
+    packed = {} if pack is None else packed_files(pack, sizes)
+    if pack is not None and pack.level != options.level:
+        raise ValueError(f"tables packed at level {pack.level}, archive at level {options.level}")
     plan = plan_parts(sizes, options.split_size)
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
@@ -202,6 +181,14 @@ def _build(
         if k.documents is not None
         for d in k.documents.documents
     }
+    payload = Payload(
+        stage,
+        sizes,
+        spooled,
+        None if spool is None else spool.fd,
+        packed,
+        None if pack is None else pack.fd,
+    )
     result = ArchiveResult(archive_id="", paths=finals)
     temps: list[Path] = []
     try:
@@ -212,7 +199,7 @@ def _build(
                 (p for p, n in plan.files.items() if n == number), key=lambda p: p.encode()
             )
             writer = _PartWriter(temp, final, number, plan.count, options)
-            written = writer.write(stage, members, sizes, meta, summary, expected_hashes)
+            written = writer.write(payload, members, meta, summary, expected_hashes)
             result.part_bytes.append(written)
             result.archive_bytes += written
         for temp, final in zip(temps, finals, strict=True):
@@ -260,14 +247,14 @@ class _PartWriter:
 
     def write(
         self,
-        stage: Path,
+        payload: Payload,
         members: list[str],
-        sizes: dict[str, int],
         meta: LazyMetadata,
         summary: ExportSummary,
         expected_hashes: dict[str, str],
     ) -> int:
         opts = self.options
+        sizes = payload.sizes
         tags: dict[str, bytes] = {}
 
         def lead() -> list[tuple[str, bytes, bool]]:
@@ -276,29 +263,23 @@ class _PartWriter:
             tags[bag.BAGIT] = bag.BAGIT_TXT
             tags[bag.BAG_INFO] = bag.format_bag_info(info)
             tags[bag.METADATA] = made.metadata
-            return [(self._member(n), tags[n], _compress(n)) for n in LEAD]
+            return [(self._member(n), tags[n], compressed(n)) for n in LEAD]
 
-        root = os.fspath(stage)
-        skip = len(DATA) + 1
-        hashes = [hashlib.sha256() for _ in members]
-        files = [
-            FileMember(
-                self._member(rel), f"{root}/{rel[skip:]}", _compress(rel), sizes[rel], h.update
-            )
-            for rel, h in zip(members, hashes, strict=True)
-        ]
+        files, known, hashing = payload.zip_members(members, self._member)
         try:
             with open(self.temp, "xb", buffering=WRITE_BUFFER) as fh:
                 zw = ZipWriter(fh, when=opts.created_at, level=opts.level)
                 zw.add_files(files, lead=lead)
-                digests = [(rel, h.hexdigest()) for rel, h in zip(members, hashes, strict=True)]
+                digests = [(rel, known.get(rel) or hashing[rel].hexdigest()) for rel in members]
                 for rel, digest in digests:
                     want = expected_hashes.get(rel)
                     if want is not None and want != digest:
                         raise OutputError(f"{rel} changed while the archive was written")
                 tags[bag.MANIFEST] = bag.format_manifest(digests)
                 zw.add_bytes(
-                    self._member(bag.MANIFEST), tags[bag.MANIFEST], compress=_compress(bag.MANIFEST)
+                    self._member(bag.MANIFEST),
+                    tags[bag.MANIFEST],
+                    compress=compressed(bag.MANIFEST),
                 )
                 known = {bag.METADATA: meta.get().sha256}
                 tagmanifest = bag.format_manifest(
@@ -306,7 +287,7 @@ class _PartWriter:
                     for name in bag.TAG_FILES
                 )
                 zw.add_bytes(
-                    self._member(bag.TAGMANIFEST), tagmanifest, compress=_compress(bag.TAGMANIFEST)
+                    self._member(bag.TAGMANIFEST), tagmanifest, compress=compressed(bag.TAGMANIFEST)
                 )
                 if opts.sign_key is not None:
                     comment = trusted_comment(
@@ -370,10 +351,6 @@ def _os_error(exc: OSError) -> str:
     if exc.strerror and exc.filename:
         return f"{exc.filename}: {exc.strerror}"
     return exc.strerror or str(exc)
-
-
-def _compress(name: str) -> bool:
-    return name.endswith(COMPRESSED_SUFFIXES)
 
 
 def _one_line(text: str) -> str:

@@ -6,6 +6,11 @@ Tables run as independent tasks on a small thread pool (Arrow, the SQLite driver
 release the interpreter lock), each task with its own source connection; the document kinds run
 one after another in a single task, so that only one bundle part is in memory at a time.
 Nothing is held whole in memory: tables stream batch by batch, documents one at a time.
+
+An export to an archive stages only the bundles: the documents go into one spool file beside
+the archive (:mod:`offboard.documents.spool`), each CSV file is hashed and deflated into a pack
+file beside it as soon as it is written (:mod:`manifests.pack`), and the archive writer copies
+both into the archive (:func:`manifests.build.build_archive`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from offboard.summary import ExportSummary, KindResult, TableResult
 if TYPE_CHECKING:
     from exporters.base import Exporter, Table
     from manifests.build import ArchiveOptions
+    from manifests.pack import Pack
     from offboard.documents import DocumentProblem, KindDocuments
+    from offboard.documents.spool import DocumentSpool
     from offboard.sources.base import Source
 
 #: called as progress(kind, records_or_documents_done, kind_finished)
@@ -96,8 +103,14 @@ def export_account(
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "csv").mkdir(parents=True)
+    spool = pack = None
     try:
-        _run_tasks(source, account, exporters, stage, options, summary, progress)
+        with_documents = options.documents and any(e.documents for e in exporters)
+        if archive is not None and archive.spool_documents and with_documents:
+            spool = _create_spool(out)
+        if archive is not None and archive.pack_tables:
+            pack = _create_pack(out, archive.level)
+        _run_tasks(source, account, exporters, stage, options, summary, progress, spool, pack)
         summary.seconds = time.perf_counter() - started
         if archive is None:
             _write_summary(stage, summary)
@@ -108,7 +121,7 @@ def export_account(
             if progress is not None:
                 progress(ARCHIVE_STAGE, 0, False)
             summary.archive = build_archive(
-                stage, summary, exporters, options.dialect, out, archive
+                stage, summary, exporters, options.dialect, out, archive, spool, pack
             )
             summary.seconds = time.perf_counter() - started
             if progress is not None:
@@ -117,6 +130,10 @@ def export_account(
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        for opened in (spool, pack):
+            if opened is not None:
+                opened.close()
     summary.out = str(out)
     if summary.problems and not options.allow_missing_documents:
         err = DocumentsIncomplete(
@@ -127,6 +144,24 @@ def export_account(
         err.summary = summary  # type: ignore[attr-defined]
         raise err
     return summary
+
+
+def _create_spool(out: Path) -> DocumentSpool:
+    """The documents spool of an export to the archive ``out``, beside it (already unlinked)."""
+    from offboard.documents.spool import DocumentSpool
+
+    path = out.parent / f".{out.name}.spool-{os.getpid()}"
+    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
+    return DocumentSpool.create(path)
+
+
+def _create_pack(out: Path, level: int) -> Pack:
+    """The tables pack of an export to the archive ``out``, beside it (already unlinked)."""
+    from manifests.pack import Pack
+
+    path = out.parent / f".{out.name}.tables-{os.getpid()}"
+    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
+    return Pack.create(path, level)
 
 
 def _describe(problem: DocumentProblem) -> str:
@@ -198,6 +233,8 @@ def _run_tasks(
     options: ExportOptions,
     summary: ExportSummary,
     progress: ProgressFn | None,
+    spool: DocumentSpool | None,
+    pack: Pack | None,
 ) -> None:
     cancel = threading.Event()
     lock = threading.Lock()
@@ -221,6 +258,8 @@ def _run_tasks(
 
     def table_task(exporter: Exporter, table: Table) -> None:
         result = _export_table(source, exporter, table, account, stage, options.dialect, report)
+        if pack is not None:  # while the other tasks run, not in the archive stage
+            pack.add(stage / result.path, result.path)
         with lock:
             by_kind[exporter.name].tables.append(result)
         task_done(exporter.name)
@@ -229,7 +268,7 @@ def _run_tasks(
         # one kind after another: a bundle part is the largest thing in memory, so only one is
         # built at a time while the other workers export tables
         for exporter in exporters:
-            result = _export_documents(source, exporter, account, stage, options, report)
+            result = _export_documents(source, exporter, account, stage, options, report, spool)
             with lock:
                 by_kind[exporter.name].documents = result
             task_done(exporter.name)
@@ -309,6 +348,7 @@ def _export_documents(
     stage: Path,
     options: ExportOptions,
     report: _ReportFn,
+    spool: DocumentSpool | None,
 ) -> KindDocuments:
     from offboard.documents import export_documents
 
@@ -322,6 +362,7 @@ def _export_documents(
             exporter.documents.kind,
             bundle_cap_bytes=options.bundle_cap_bytes,
             progress=lambda n: report(exporter.name, n),
+            spool=spool,
         )
     finally:
         conn.close()

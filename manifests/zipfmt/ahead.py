@@ -24,7 +24,13 @@ from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from manifests.zipfmt.filedata import FileMember, OnData, member_pieces, open_regular
+from manifests.zipfmt.filedata import (
+    FileMember,
+    OnData,
+    SpooledMember,
+    member_pieces,
+    open_regular,
+)
 
 #: chunks of the large files waiting to be hashed, at most
 HASH_QUEUE = 4
@@ -76,7 +82,7 @@ class Run:
         crc: int,
         size: int,
         header: bytes,
-        body: bytes,
+        body: bytes | memoryview,
         on_data: OnData | None = None,
     ) -> None:
         data = self.data
@@ -94,7 +100,8 @@ class Large:
     method: int
 
 
-Item = Run | Large | BaseException
+#: what the calling thread hands the writing thread (an error is raised there, in its turn)
+Item = Run | Large | SpooledMember | BaseException
 
 
 class Stopped(Exception):

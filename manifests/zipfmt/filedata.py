@@ -5,6 +5,10 @@ listed the folder); a file that then yields more or fewer bytes raises
 :class:`FileChangedError`. The deflate stream is always fed pieces of exactly
 :data:`records.DEFLATE_FEED` bytes (the last one shorter), however the file was read, so that
 it depends only on the data and the level.
+
+A member may also be a stretch of a file that is already open (:class:`SpooledMember`: a
+document the export appended to its spool, whose size and CRC-32 it computed then): it is read
+by offset, with no open per member, and its CRC-32 is checked again on the way.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import NamedTuple
 
 from isal import isal_zlib
@@ -53,6 +57,127 @@ class FileMember(NamedTuple):
     compress: bool
     size: int | None = None
     on_data: OnData | None = None
+
+
+class SpooledMember(NamedTuple):
+    """A member whose data, as the zip holds them, are the ``data_size`` bytes at ``offset`` of
+    the open file ``fd``: a stored member's bytes, or a deflated member's stream.
+
+    ``size`` and ``crc32`` are those of the member's uncompressed bytes; ``data_crc`` is the
+    CRC-32 of the bytes at ``offset`` as they were written there (``crc32`` when stored), and
+    they are checked against it when read back (:class:`SpoolChangedError`). ``label`` names
+    the data in errors.
+    """
+
+    name: str
+    fd: int
+    offset: int
+    size: int
+    crc32: int
+    label: str
+    method: int
+    data_size: int
+    data_crc: int
+
+    @classmethod
+    def stored(
+        cls, name: str, fd: int, offset: int, size: int, crc32: int, label: str
+    ) -> SpooledMember:
+        """A stored member: its ``size`` bytes at ``offset`` are the file's bytes."""
+        return cls(name, fd, offset, size, crc32, label, R.STORED, size, crc32)
+
+
+def member_size(m: FileMember | SpooledMember) -> int:
+    """The size of a member's data: given, or its file's size now."""
+    if m.size is not None:
+        return m.size
+    assert isinstance(m, FileMember)
+    return os.stat(m.path).st_size
+
+
+class SpoolChangedError(OSError):
+    """A spooled member's bytes are not those that were spooled (short, or another CRC-32)."""
+
+    def __init__(self, label: str, detail: str) -> None:
+        self.message = f"{label}: its spooled copy changed before it was archived ({detail})"
+        super().__init__(self.message)
+        self.filename = label
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def spooled_chunks(m: SpooledMember, chunk_size: int) -> Generator[bytes, None, int]:
+    """The data of ``m`` as the zip holds them, in chunks of at most ``chunk_size`` bytes read
+    by offset; returns the member's CRC-32.
+
+    :class:`SpoolChangedError` when the spool ends early or, after the last chunk, when the
+    CRC-32 of the data is not ``m.data_crc``.
+    """
+    crc = 0
+    done = 0
+    size = m.data_size
+    while done < size:
+        chunk = os.pread(m.fd, min(chunk_size, size - done), m.offset + done)
+        if not chunk:
+            raise SpoolChangedError(m.label, f"{size - done} of {size} bytes missing")
+        crc = isal_zlib.crc32(chunk, crc)
+        done += len(chunk)
+        if done == size and crc != m.data_crc:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
+        yield chunk
+    if crc != m.data_crc:  # no data
+        raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
+    return m.crc32
+
+
+class SpoolBlocks:
+    """Reads the data of small spooled members asked for in the order given at construction,
+    a stretch of the spool at a time: members that lie back to back in it (most documents do)
+    come from one ``pread`` of at most ``block`` bytes, not one each."""
+
+    def __init__(self, members: Sequence[SpooledMember], block: int) -> None:
+        self._members = members
+        self._block = block
+        self._next = 0
+        self._data = b""
+        self._fd = -1
+        self._base = 0
+
+    def read(self, m: SpooledMember) -> memoryview:
+        """The data of ``m``, the next member in order (checked as by :func:`spooled_chunks`)."""
+        i = self._next
+        if i >= len(self._members) or self._members[i] is not m:
+            raise RuntimeError(f"spooled member {m.label} asked for out of order")
+        self._next = i + 1
+        size = m.data_size
+        at = m.offset - self._base
+        if m.fd != self._fd or at < 0 or at + size > len(self._data):
+            self._load(i)
+            at = 0
+        data = memoryview(self._data)[at : at + size]
+        if len(data) != size:
+            raise SpoolChangedError(m.label, f"{size - len(data)} of {size} bytes missing")
+        crc = isal_zlib.crc32(data)
+        if crc != m.data_crc:
+            raise SpoolChangedError(m.label, f"CRC-32 {crc:08x}, not {m.data_crc:08x}")
+        return data
+
+    def _load(self, i: int) -> None:
+        members = self._members
+        first = members[i]
+        end = first.offset + first.data_size
+        limit = first.offset + self._block
+        j = i + 1
+        while j < len(members):
+            m = members[j]
+            if m.fd != first.fd or m.offset != end or end + m.data_size > limit:
+                break
+            end += m.data_size
+            j += 1
+        self._data = os.pread(first.fd, end - first.offset, first.offset)
+        self._fd = first.fd
+        self._base = first.offset
 
 
 class Deflater:

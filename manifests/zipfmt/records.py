@@ -73,6 +73,7 @@ from __future__ import annotations
 import re
 import struct
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -226,6 +227,15 @@ def max_compressed_size(size: int, method: int) -> int:
     return size + (size >> 3) + 1024
 
 
+def check_bound(name: str, size: int, compressed: int, method: int) -> None:
+    """:class:`ValueError` if member ``name`` was compressed to more than the layout allows."""
+    if compressed > max_compressed_size(size, method):
+        raise ValueError(
+            f"{name}: compressed to {compressed} bytes, more than the layout allows for "
+            f"{size} bytes"
+        )
+
+
 def local_zip64(size: int, method: int) -> bool:
     """Whether the local header (and the central one) of such a member carry zip64 sizes."""
     return max_compressed_size(size, method) >= ZIP64_THRESHOLD
@@ -311,6 +321,22 @@ def central_header(
         _U32 if offset64 else offset,
     )
     return fixed + raw_name + extra
+
+
+def central_directory(entries: Iterable[ZipEntry], dos: tuple[int, int]) -> bytes:
+    """The central headers of ``entries``, in order, as they follow the members' data."""
+    return b"".join(
+        central_header(
+            e.name.encode("utf-8"),
+            e.method,
+            e.crc32,
+            e.compressed_size,
+            e.size,
+            e.header_offset,
+            dos,
+        )
+        for e in entries
+    )
 
 
 def end_records(count: int, cd_offset: int, cd_size: int) -> bytes:

@@ -31,11 +31,15 @@ from manifests.zipfmt.filedata import (
     FileChangedError,
     FileMember,
     OnData,
+    SpoolBlocks,
+    SpooledMember,
     StrPath,
     deflate,
     member_pieces,
+    member_size,
     open_regular,
     read_exactly,
+    spooled_chunks,
 )
 from manifests.zipfmt.records import ZipEntry
 
@@ -140,27 +144,33 @@ class ZipWriter:
 
     def add_files(
         self,
-        members: Iterable[FileMember],
+        members: Iterable[FileMember | SpooledMember],
         *,
         lead: Lead | None = None,
         chunk_size: int = CHUNK_SIZE,
         ahead: int = AHEAD,
     ) -> list[ZipEntry]:
-        """Add the members ``lead()`` returns, then every file of ``members``, in order, with
-        the bytes :meth:`add_bytes` and :meth:`add_file` would write.
+        """Add the members ``lead()`` returns, then every member of ``members``, in order, with
+        the bytes :meth:`add_bytes` and :meth:`add_file` would write (a :class:`SpooledMember`
+        as a stored file of its bytes would be).
 
         The files larger than ``chunk_size`` are read, hashed and compressed from the start in
         threads of their own, while ``lead`` is called and the small files are read,
-        checksummed and compressed in this one; another thread writes. At most about ``ahead``
-        bytes of this work wait to be written. ``on_data`` may be called from any of these
-        threads (one per file). The first error in member order is raised once every thread
-        has stopped; the zip file is unusable after any error.
+        checksummed and compressed in this one; another thread writes (and copies the large
+        spooled members). At most about ``ahead`` bytes of this work wait to be written.
+        ``on_data`` may be called from any of these threads (one per file). The first error in
+        member order is raised once every thread has stopped; the zip file is unusable after
+        any error.
         """
         if self._closed:
             raise ValueError("the zip writer is closed")
         files = list(members)
-        sizes = [m.size if m.size is not None else os.stat(m.path).st_size for m in files]
-        large = [m for m, size in zip(files, sizes, strict=True) if size > chunk_size]
+        sizes = [member_size(m) for m in files]
+        large = [
+            m
+            for m, size in zip(files, sizes, strict=True)
+            if size > chunk_size and isinstance(m, FileMember)
+        ]
         self._begin()
         reading = ReadAhead(large, level=self._level, chunk_size=chunk_size, limit=ahead // 5)
         handoff = Handoff(ahead - ahead // 5)
@@ -202,19 +212,7 @@ class ZipWriter:
             return self._offset
         self._begin()
         cd_offset = self._offset
-        dos = self._dos
-        directory = b"".join(
-            R.central_header(
-                e.name.encode("utf-8"),
-                e.method,
-                e.crc32,
-                e.compressed_size,
-                e.size,
-                e.header_offset,
-                dos,
-            )
-            for e in self._entries
-        )
+        directory = R.central_directory(self._entries, self._dos)
         tail = R.end_records(len(self._entries), cd_offset, len(directory))
         self._fh.write(directory)
         self._fh.write(tail)
@@ -225,7 +223,7 @@ class ZipWriter:
     # -- add_files: the calling thread ---------------------------------------------------------
     def _prepare_all(
         self,
-        files: list[FileMember],
+        files: list[FileMember | SpooledMember],
         sizes: list[int],
         lead: Lead | None,
         handoff: Handoff,
@@ -233,6 +231,9 @@ class ZipWriter:
     ) -> None:
         batch: list[Item] = []
         run = Run()
+        spooled = [m for m in files if isinstance(m, SpooledMember) and m.size <= chunk_size]
+        blocks = SpoolBlocks(spooled, _BATCH)
+        dos = self._dos
         try:
             if lead is not None:
                 for name, data, compress in lead():
@@ -245,14 +246,22 @@ class ZipWriter:
                 raw, key = self._check_name(m.name)
                 self._keys.add(key)  # a later twin in the same call is refused
                 if size <= chunk_size:
-                    self._read_small(m, size, raw, run)
+                    if isinstance(m, SpooledMember):
+                        R.check_bound(m.name, size, m.data_size, m.method)
+                        header = R.local_header(raw, m.method, m.crc32, m.data_size, size, dos)
+                        run.add(m.name, m.method, m.crc32, size, header, blocks.read(m))
+                    else:
+                        self._read_small(m, size, raw, run)
                     if len(run.data) < _BATCH:
                         continue
                     batch.append(run)
                 else:  # handed over at once: the writing thread may be waiting for it
                     if run.entries:
                         batch.append(run)
-                    batch.append(Large(m.name, raw, R.DEFLATED if m.compress else R.STORED))
+                    if isinstance(m, SpooledMember):
+                        batch.append(m)  # copied by the writing thread
+                    else:
+                        batch.append(Large(m.name, raw, R.DEFLATED if m.compress else R.STORED))
                 held = sum(len(i.data) for i in batch if isinstance(i, Run))
                 if not handoff.put(batch, held):
                     return
@@ -280,7 +289,7 @@ class ZipWriter:
             if m.on_data is not None:
                 m.on_data(data)
             body = deflate(data, self._level)
-            self._check_bound(m.name, size, len(body), R.DEFLATED)
+            R.check_bound(m.name, size, len(body), R.DEFLATED)
             header = R.local_header(raw, R.DEFLATED, crc, len(body), size, self._dos)
             run.add(m.name, R.DEFLATED, crc, size, header, body)
         else:
@@ -297,6 +306,11 @@ class ZipWriter:
                     elif isinstance(item, Large):
                         size = reading.opened()
                         self._write_large(item.name, item.raw, item.method, size, reading.pieces())
+                    elif isinstance(item, SpooledMember):
+                        pieces = spooled_chunks(item, CHUNK_SIZE)
+                        self._write_large(
+                            item.name, item.name.encode(), item.method, item.size, pieces
+                        )
                     else:
                         raise item
         except BaseException as exc:
@@ -309,7 +323,7 @@ class ZipWriter:
         """The local header, the data as written and the CRC-32 of a member made of ``data``."""
         body = deflate(data, self._level) if method == R.DEFLATED else data
         size = len(data)
-        self._check_bound(name, size, len(body), method)
+        R.check_bound(name, size, len(body), method)
         crc = isal_zlib.crc32(data)
         return R.local_header(raw, method, crc, len(body), size, self._dos), body, crc
 
@@ -353,7 +367,7 @@ class ZipWriter:
                 break
             self._fh.write(piece)
             written += len(piece)
-        self._check_bound(name, size, written, method)
+        R.check_bound(name, size, written, method)
         self._fh.seek(offset)
         self._fh.write(R.local_header(raw, method, crc, written, size, self._dos))
         self._fh.seek(offset + head + written)
@@ -376,13 +390,6 @@ class ZipWriter:
         if self._broken:
             raise ValueError("the zip writer failed earlier; its output is unusable")
         self._broken = True  # until the operation completes
-
-    def _check_bound(self, name: str, size: int, compressed: int, method: int) -> None:
-        if compressed > R.max_compressed_size(size, method):
-            raise ValueError(
-                f"{name}: compressed to {compressed} bytes, more than the layout allows for "
-                f"{size} bytes"
-            )
 
     def _finish(
         self, name: str, method: int, crc: int, compressed: int, size: int, offset: int, head: int

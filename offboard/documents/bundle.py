@@ -14,7 +14,6 @@ the copied page objects to the page tree's ``/Kids`` ourselves) and ``OutlineIte
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import warnings
@@ -27,8 +26,9 @@ from pikepdf import Array, Dictionary, Name, String
 
 from offboard.documents.copying import (
     DocumentFault,
+    Pending,
+    StagedFile,
     os_reason,
-    publish,
     remove_quietly,
     short_reason,
 )
@@ -88,8 +88,8 @@ class _Part:
     sources: list[pikepdf.Pdf] = field(default_factory=list)
     #: (bookmark title, first page object) per document
     marks: list[tuple[str, pikepdf.Object]] = field(default_factory=list)
-    #: (temporary copy, final name) per document, renamed once the part is written
-    pending: list[tuple[Path, Path]] = field(default_factory=list)
+    #: the documents, given their final names once the part is written
+    pending: list[Pending] = field(default_factory=list)
     pages: int = 0
     bytes: int = 0
     open_files: int = 0
@@ -137,44 +137,57 @@ class BundleWriter:
         self._part: _Part | None = None
 
     def add(self, temp: Path, final: Path, size: int, title: str) -> int:
-        """Append the PDF at ``temp`` (``size`` bytes) with a bookmark; return its page count.
+        """Append the PDF file at ``temp`` (``size`` bytes) with a bookmark; return its page
+        count.
 
         ``temp`` is renamed to ``final`` once its part is written and closed (a file that is
         still open cannot be renamed everywhere), so a document reaches its final name only
         after qpdf has read it whole. Raises :class:`DocumentFault` (``encrypted``,
         ``unreadable: ...``) if qpdf cannot read it; the part is then left as it was.
         """
+        return self.add_pending(StagedFile(temp, final, size), title)
+
+    def add_pending(self, doc: Pending, title: str) -> int:
+        """Append the PDF ``doc`` with a bookmark, as :meth:`add` does; return its page count.
+
+        ``doc.publish()`` is called once its part is written, ``doc.discard()`` if the part is
+        dropped.
+        """
         part = self._part
+        size = doc.size
         if part is not None and part.pages and self._full(part, size):
             self._flush()
             part = None
         if part is None:
             part = self._part = _new_part()
-        by_path = part.open_files < self.max_open
         try:
-            src = pikepdf.open(temp if by_path else io.BytesIO(temp.read_bytes()))
+            given = doc.pdf_input(part.open_files < self.max_open)
+        except OSError as exc:
+            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+        try:
+            src = pikepdf.open(given.source)
         except pikepdf.PasswordError:
             raise DocumentFault("encrypted") from None
         except OSError as exc:
             raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
         except Exception as exc:
-            raise DocumentFault(f"unreadable: {short_reason(exc, temp, final.name)}") from None
+            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, doc.shown)}") from None
         try:
             # objects copied before a failure are unreachable from the part: never written
             copied = [part.pdf.copy_foreign(page.obj) for page in src.pages]
         except Exception as exc:
             src.close()
-            raise DocumentFault(f"unreadable: {short_reason(exc, temp, final.name)}") from None
+            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, doc.shown)}") from None
         if not copied:
             src.close()
             raise DocumentFault("unreadable: no pages")
         part.sources.append(src)  # qpdf reads its streams when the part is saved
-        part.open_files += by_path
+        part.open_files += given.holds_fd
         for page in copied:
             page.Parent = part.tree
             part.kids.append(page)
         part.marks.append((title, copied[0]))
-        part.pending.append((temp, final))
+        part.pending.append(doc)
         part.pages += len(copied)
         part.bytes += size
         return len(copied)
@@ -191,12 +204,12 @@ class BundleWriter:
                 self.abort()
 
     def abort(self) -> None:
-        """Drop the part being built: close its sources, remove its documents' temporary copies."""
+        """Drop the part being built: close its sources, drop its documents' bytes."""
         part, self._part = self._part, None
         if part is not None:
             part.close()
-            for temp, _final in part.pending:
-                remove_quietly(temp)
+            for doc in part.pending:
+                doc.discard()
 
     def _flush(self) -> None:
         part = self._part
@@ -208,8 +221,8 @@ class BundleWriter:
         self.parts.append(final)
         self.pages += part.pages
         self.part_pages.append(part.pages)
-        for temp, doc in part.pending:
-            publish(temp, doc)
+        for doc in part.pending:
+            doc.publish()
 
 
 def _save(part: _Part, final: Path) -> None:

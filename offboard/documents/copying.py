@@ -4,18 +4,23 @@ A document is copied to a hidden temporary name beside its final name while its 
 are computed from the same bytes; once qpdf has read it, it is renamed to its final name
 (:func:`publish`) or set aside under ``_problems/`` (:func:`set_aside`). An interrupted copy
 leaves no file behind under any name.
+
+What the rest of the documents stage needs of a copy is :class:`Held`: a copied file
+(:class:`Copied`) is one, a document appended to an archive's spool
+(:class:`offboard.documents.spool.SpooledCopy`) another.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple, Protocol
 
 from offboard.errors import OutputError
 from offboard.fsutil import temp_name
@@ -76,17 +81,94 @@ class _HashingReader:
         return b"".join(parts)
 
 
+class PdfInput(NamedTuple):
+    """What qpdf reads a held document from."""
+
+    #: a path, or a binary stream
+    source: Path | BinaryIO
+    #: how qpdf names the document in its messages (replaced by its file name in reasons)
+    name: str
+    #: whether reading it keeps a file descriptor open until its bundle part is written
+    holds_fd: bool
+
+
+class Pending(Protocol):
+    """A document's bytes waiting for their bundle part to be written."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def shown(self) -> str:
+        """The document's file name, as reasons name it."""
+        ...
+
+    def pdf_input(self, by_path: bool) -> PdfInput:
+        """What qpdf should open; ``by_path``: a file descriptor may be held for it."""
+        ...
+
+    def publish(self) -> None:
+        """Give the document its final name (its part is written)."""
+        ...
+
+    def discard(self) -> None:
+        """Drop the document's bytes (the export failed)."""
+        ...
+
+
+class Held(Pending, Protocol):
+    """A document's bytes held by the export, hashed and glanced at, not yet checked."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def has_pdf_header(self) -> bool: ...
+
+    @property
+    def has_eof_marker(self) -> bool: ...
+
+    def set_aside(self, kept: Path) -> None:
+        """Keep the bytes of a problem document under ``kept`` instead of their final name."""
+        ...
+
+
 @dataclass(frozen=True)
-class Copied:
-    """A document copied to ``temp``, not yet checked."""
+class StagedFile:
+    """A file at ``temp`` to be renamed ``final`` once qpdf has read it (see :class:`Pending`)."""
 
     temp: Path
+    final: Path
     size: int
+
+    @property
+    def shown(self) -> str:
+        return self.final.name
+
+    def pdf_input(self, by_path: bool) -> PdfInput:
+        if by_path:
+            return PdfInput(self.temp, str(self.temp), True)
+        return PdfInput(io.BytesIO(self.temp.read_bytes()), str(self.temp), False)
+
+    def publish(self) -> None:
+        publish(self.temp, self.final)
+
+    def discard(self) -> None:
+        remove_quietly(self.temp)
+
+
+@dataclass(frozen=True)
+class Copied(StagedFile):
+    """A document copied to ``temp``, not yet checked (see :class:`Held`)."""
+
     sha256: str
     #: ``%PDF-`` appears within the first :data:`HEADER_WINDOW` bytes
     has_pdf_header: bool
     #: ``%%EOF`` appears within the last :data:`TRAILER_WINDOW` bytes
     has_eof_marker: bool
+
+    def set_aside(self, kept: Path) -> None:
+        set_aside(self.temp, kept)
 
 
 def copy_to_temp(source: Path, final: Path) -> Copied:
@@ -133,6 +215,7 @@ def copy_to_temp(source: Path, final: Path) -> Copied:
             raise
     return Copied(
         temp=temp,
+        final=final,
         size=reader.size,
         sha256=reader.digest.hexdigest(),
         has_pdf_header=b"%PDF-" in head,
@@ -168,8 +251,9 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def short_reason(exc: BaseException, path: Path, shown_as: str) -> str:
-    """One short line from an exception, with the temporary path replaced by ``shown_as``."""
+def short_reason(exc: BaseException, path: Path | str, shown_as: str) -> str:
+    """One short line from an exception, with the temporary path (or name) replaced by
+    ``shown_as``."""
     text = str(exc).replace(str(path), shown_as)
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     if line.startswith(f"{shown_as}: "):

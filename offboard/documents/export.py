@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from offboard.documents.bundle import BundleWriter, bookmark_title
-from offboard.documents.copying import (
-    DocumentFault,
-    copy_to_temp,
-    os_reason,
-    remove_quietly,
-    set_aside,
-)
+from offboard.documents.copying import DocumentFault, Held, copy_to_temp, os_reason
 from offboard.documents.model import DocumentProblem, DocumentResult, KindDocuments
 from offboard.documents.names import NameAllocator, safe_file_name
 from offboard.errors import OutputError
 from offboard.sources.base import DocumentRef, DocumentUnavailable
+
+if TYPE_CHECKING:
+    from offboard.documents.spool import DocumentSpool
+
+#: holds a document's bytes: hold(source file, final path) -> the held copy
+HoldFn = Callable[[Path, Path], Held]
 
 #: the folder of a kind's documents, relative to the export root
 DOCUMENTS_DIR = "documents"
@@ -35,6 +36,7 @@ def export_documents(
     *,
     bundle_cap_bytes: int = 200 * 1024**2,
     progress: Callable[[int], None] | None = None,
+    spool: DocumentSpool | None = None,
 ) -> KindDocuments:
     """Export the documents ``refs`` of ``kind`` into ``root/documents/<kind>/`` and bundle them.
 
@@ -63,18 +65,30 @@ def export_documents(
     ``progress(1)`` is called after each document (exported or not). Raises
     :class:`OutputError` when the export folder cannot be written; no file is ever left
     half-written under its final name.
+
+    With a ``spool`` (an export to an archive), the documents and the problem documents' bytes
+    are not written under ``root`` but appended to the spool, each named there by the path it
+    would have had (:class:`~offboard.documents.spool.DocumentSpool`); only the bundles are
+    written as files. The outcome is the same.
     """
     started = time.perf_counter()
     if safe_file_name(kind) != kind or kind.startswith("_"):
         raise ValueError(f"kind {kind!r} is not usable as a folder name")
     documents_dir = root / DOCUMENTS_DIR
     folder = documents_dir / kind
+    hold: HoldFn = copy_to_temp
+    if spool is not None:
+
+        def hold(source: Path, final: Path) -> Held:
+            return spool.append(source, final, root)
+
+    made = folder if spool is None else documents_dir  # no document is a file with a spool
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        made.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {folder}: {os_reason(exc)}") from exc
+        raise OutputError(f"cannot create {made}: {os_reason(exc)}") from exc
     outcome = KindDocuments(kind=kind, documents=[], problems=[], bundles=[])
-    stage = _KindStage(kind, folder, BundleWriter(documents_dir, kind, bundle_cap_bytes))
+    stage = _KindStage(kind, folder, BundleWriter(documents_dir, kind, bundle_cap_bytes), hold)
     try:
         for ref in refs:
             if ref.locator is None:
@@ -96,10 +110,11 @@ def export_documents(
 class _KindStage:
     """The state of one kind's export: its folder, its names, its bundle."""
 
-    def __init__(self, kind: str, folder: Path, bundler: BundleWriter) -> None:
+    def __init__(self, kind: str, folder: Path, bundler: BundleWriter, hold: HoldFn) -> None:
         self.kind = kind
         self.folder = folder
         self.bundler = bundler
+        self.hold = hold
         self.names = NameAllocator()
 
     def export_one(
@@ -121,7 +136,7 @@ class _KindStage:
         if final.parent != self.folder:  # cannot happen with safe_file_name; never trust it
             raise ValueError(f"document name {stem!r} leaves {self.folder}")
         try:
-            copied = copy_to_temp(source, final)
+            copied = self.hold(source, final)
         except DocumentFault as fault:
             problem(fault.reason)
             return
@@ -131,14 +146,14 @@ class _KindStage:
                 raise DocumentFault("not a PDF")
             if not copied.has_eof_marker:
                 raise DocumentFault(TRUNCATED)
-            # renamed to ``final`` by the bundler once its part is written
-            pages = self.bundler.add(copied.temp, final, copied.size, title)
+            # given its final name by the bundler once its part is written
+            pages = self.bundler.add_pending(copied, title)
         except DocumentFault as fault:
-            set_aside(copied.temp, self._problem_path(final))
+            copied.set_aside(self._problem_path(final))
             problem(fault.reason)
             return
         except BaseException:
-            remove_quietly(copied.temp)
+            copied.discard()
             raise
         outcome.documents.append(
             DocumentResult(

@@ -51,6 +51,8 @@ def make_archive(
     created: datetime = CREATED,
     split_size: int = 2 * 1000**3,
     dialect: str = "standard",
+    spool_documents: bool = True,
+    pack_tables: bool = True,
 ) -> Path:
     from manifests.build import ArchiveOptions
     from manifests.signing import SecretKey
@@ -69,6 +71,8 @@ def make_archive(
                 created_at=created,
                 sign_key=None if keys is None else SecretKey.load(keys.key),
                 split_size=split_size,
+                spool_documents=spool_documents,
+                pack_tables=pack_tables,
             ),
         )
     finally:

@@ -405,6 +405,7 @@ def test_a_file_changed_while_archived_is_named(
     request: pytest.FixtureRequest,
     how: str,
 ) -> None:
+    """With the CSV files staged for the archive stage (not packed as they are written)."""
     import manifests.build as build
     from offboard.errors import OutputError
 
@@ -422,5 +423,5 @@ def test_a_file_changed_while_archived_is_named(
     out = tmp_path / "out" / "acc-0001.zip"
     out.parent.mkdir()
     with pytest.raises(OutputError, match=r"contacts_people\.csv: changed while being archived"):
-        make_archive(demo_db, out, archive.keys)
+        make_archive(demo_db, out, archive.keys, pack_tables=False)
     assert list(out.parent.iterdir()) == []
