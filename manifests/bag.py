@@ -143,6 +143,14 @@ def parse_manifest(data: bytes) -> tuple[dict[str, str], list[TagError]]:
     A path listed twice is an error even with the same checksum: a manifest is a set.
     """
     text = _decode(data)
+    plain = _plain_manifest(text)
+    if plain is not None:
+        return plain, []
+    return parse_manifest_lines(text)
+
+
+def parse_manifest_lines(text: str) -> tuple[dict[str, str], list[TagError]]:
+    """:func:`parse_manifest` of decoded text, line by line (no shortcut)."""
     entries: dict[str, str] = {}
     errors: list[TagError] = []
     for n, line in enumerate(text.split("\n")[:-1], 1):
@@ -160,6 +168,29 @@ def parse_manifest(data: bytes) -> tuple[dict[str, str], list[TagError]]:
             continue
         entries[path] = digest
     return entries, errors
+
+
+#: a manifest line whose path is plainly safe (the segments are checked apart)
+_PLAIN_LINE = re.compile(
+    r"^([0-9a-f]{64})  ([A-Za-z0-9_~+@=,.-]+(?:/[A-Za-z0-9_~+@=,.-]+)*)$", re.M
+)
+
+
+#: a "." or ".." segment at the start of a manifest line's path or after a "/"
+_DOT_SEGMENT = re.compile(r"(?:  |/)\.\.?(?:/|$)", re.M)
+
+
+def _plain_manifest(text: str) -> dict[str, str] | None:
+    """The entries of a manifest whose every line is plain, or None (then the full parse says
+    what is wrong, line by line)."""
+    lines = text.count("\n")
+    found = _PLAIN_LINE.findall(text)
+    if len(found) != lines:
+        return None
+    entries = {path: digest for digest, path in found}
+    if len(entries) != lines or _DOT_SEGMENT.search(text) is not None:
+        return None
+    return entries
 
 
 def payload_oxum(sizes: Iterable[int]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from manifests import problems as P
 from manifests.verify.pdfpages import IN_MEMORY, PdfError, pdfium_pages, qpdf_pages
@@ -24,8 +24,9 @@ _BY_CODE: dict[str, type[P.Problem]] = {k.code: k for k in P.ALL_PROBLEMS}
 _MAX_FIELD = 2000
 
 
-@dataclass(frozen=True)
-class DocItem:
+class DocItem(NamedTuple):
+    """One member of the document lane (a tuple: one per document, made by the thousand)."""
+
     #: the path inside the bag (``data/documents/...``)
     rel: str
     entry: ZipEntry

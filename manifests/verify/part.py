@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from manifests.zipfmt import Limits, ZipEntry, ZipReader
 
 REQUIRED = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.MANIFEST, bag.TAGMANIFEST)
+_DATA_PREFIX = f"{DATA}/"
 #: PDFs in a part from which, by default, a worker process checks the documents
 WORKER_MIN_DOCS = 500
 
@@ -111,14 +112,12 @@ class PartVerifier:
             return None
         from manifests.verify.docs import DocItem
 
-        early = sorted(
-            (
-                DocItem(rel, e, "", None)
-                for rel, e in members.items()
-                if rel.startswith(f"{DATA}/") and rel.endswith(".pdf")
-            ),
-            key=lambda item: item.entry.data_offset,
-        )
+        # members are in file order: so are the early items
+        early = [
+            DocItem(rel, e, "", None)
+            for rel, e in members.items()
+            if rel.endswith(".pdf") and rel.startswith(_DATA_PREFIX)
+        ]
         if self.doc_worker is None and len(early) < WORKER_MIN_DOCS:
             return None
         from manifests.verify.worker import DocWorker

@@ -25,3 +25,22 @@ def test_examples() -> None:
     for bad in ("", "/abs", "a//b", "a/./b", "../a", "a/..", "a\\b", "é", "a b", "a/"):
         assert not is_plain(bad), bad
     assert name_problem("a" * 2000, max_bytes=1024) is not None
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a" * 64, "b" * 64, "0123456789abcdef" * 4, "A" * 64, "a" * 63]),
+            st.lists(SEGMENT, min_size=1, max_size=3).map("/".join),
+        ),
+        max_size=6,
+    )
+)
+def test_the_manifest_shortcut_agrees_with_the_full_parse(lines: list[tuple[str, str]]) -> None:
+    from manifests.bag import _plain_manifest, parse_manifest_lines
+
+    text = "".join(f"{digest}  {path}\n" for digest, path in lines if "\n" not in path)
+    plain = _plain_manifest(text)
+    if plain is not None:
+        assert parse_manifest_lines(text) == (plain, [])
