@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 _counter = itertools.count()
 _lock = threading.Lock()
@@ -59,3 +64,57 @@ def write_atomic(final: Path, data: bytes) -> None:
             temp.unlink()
         raise
     fsync_dir(final.parent)
+
+
+class PreadWindow(io.RawIOBase):
+    """The ``size`` bytes at ``start`` of the open file ``fd``, as a seekable read-only stream.
+
+    Reads use ``os.pread`` (the file's own position is never used), so windows over one file
+    may be read from several threads. ``owns_fd``: close ``fd`` with the window. ``name`` is
+    what ``str()`` gives (a document's name in a PDF library's messages).
+    """
+
+    def __init__(
+        self, fd: int, start: int, size: int, *, owns_fd: bool = False, name: str | None = None
+    ) -> None:
+        super().__init__()
+        self._fd = fd
+        self._start = start
+        self._size = size
+        self._pos = 0
+        self._owns_fd = owns_fd
+        self._name = name
+
+    def __str__(self) -> str:
+        return self._name if self._name is not None else super().__str__()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        with memoryview(buffer) as view, view.cast("B") as into:
+            want = min(len(into), self._size - self._pos)
+            if want <= 0:
+                return 0
+            data = os.pread(self._fd, want, self._start + self._pos)
+            into[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed and self._owns_fd:
+            os.close(self._fd)
+        super().close()

@@ -25,9 +25,10 @@ from manifests import problems as P
 from manifests.zipfmt import records as R
 from manifests.zipfmt.directory import Limits, parse
 from manifests.zipfmt.records import ZipEntry
+from offboard.fsutil import PreadWindow
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 
 #: what ISA-L raises for an invalid deflate stream (its type stub declares an instance)
@@ -104,7 +105,7 @@ class MemberData:
         if entry.method != R.STORED:
             raise ValueError(f"{entry.name}: only a stored member can be read in place")
         self._check_open()
-        raw = _Window(os.dup(self._fd), entry.data_offset, entry.size)
+        raw = PreadWindow(os.dup(self._fd), entry.data_offset, entry.size, owns_fd=True)
         return io.BufferedReader(raw)
 
     def read_whole(self, entry: ZipEntry) -> bytes:
@@ -249,46 +250,6 @@ class ZipReader(MemberData):
     def when(self) -> datetime | None:
         """The archive's time as a naive datetime (UTC), or None if there is none or invalid."""
         return None if self.dos_time is None else R.datetime_from_dos(*self.dos_time)
-
-
-class _Window(io.RawIOBase):
-    """The bytes ``[start, start + size)`` of a file descriptor it owns, read with ``pread``."""
-
-    def __init__(self, fd: int, start: int, size: int) -> None:
-        super().__init__()
-        self._fd = fd
-        self._start = start
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        n = max(0, min(len(view), self._size - self._pos))
-        data = os.pread(self._fd, n, self._start + self._pos) if n else b""
-        view[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
 
 
 def _corrupt(entry: ZipEntry, detail: str, expected: object, found: object) -> CorruptDataError:

@@ -34,9 +34,10 @@ from offboard.documents.copying import (
     os_reason,
 )
 from offboard.errors import OutputError
+from offboard.fsutil import PreadWindow
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 #: a document of at most this many bytes is kept in memory until its bundle part is written
 #: (qpdf then reads it from there); a larger one is read back from the spool. A part holds at
@@ -232,7 +233,7 @@ class SpooledCopy:
         # pikepdf names a stream "stream <str(stream)>" in qpdf's messages
         if self.data is not None:
             return PdfInput(_Named(self.data, self.shown), f"stream {self.shown}", False)
-        window = _Window(self.spool.fd, self.entry.offset, self.entry.size, self.shown)
+        window = PreadWindow(self.spool.fd, self.entry.offset, self.entry.size, name=self.shown)
         return PdfInput(cast("BinaryIO", window), f"stream {self.shown}", False)
 
     def publish(self) -> None:
@@ -262,45 +263,3 @@ class _Named(io.BytesIO):
 
     def __str__(self) -> str:
         return self._name
-
-
-class _Window(io.RawIOBase):
-    """The ``size`` bytes at ``offset`` of the open file ``fd``, as a read-only binary stream
-    (read by offset: the file's own position is never used)."""
-
-    def __init__(self, fd: int, offset: int, size: int, name: str) -> None:
-        super().__init__()
-        self._fd = fd
-        self._offset = offset
-        self._size = size
-        self._pos = 0
-        self._name = name
-
-    def __str__(self) -> str:
-        return self._name
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
-        if base + pos < 0:
-            raise ValueError(f"negative seek position {base + pos}")
-        self._pos = base + pos
-        return self._pos
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        with memoryview(buffer) as view, view.cast("B") as into:
-            want = min(len(into), self._size - self._pos)
-            if want <= 0:
-                return 0
-            data = os.pread(self._fd, want, self._offset + self._pos)
-            into[: len(data)] = data
-        self._pos += len(data)
-        return len(data)

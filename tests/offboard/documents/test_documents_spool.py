@@ -105,12 +105,12 @@ def test_the_same_outcome_as_copies_to_files(
     monkeypatch.setattr(spool_module, "IN_MEMORY", in_memory)
     windows: list[int] = []
 
-    class Window(spool_module._Window):
-        def __init__(self, fd: int, offset: int, size: int, name: str) -> None:
-            super().__init__(fd, offset, size, name)
+    class Window(spool_module.PreadWindow):
+        def __init__(self, fd: int, offset: int, size: int, **kw: Any) -> None:
+            super().__init__(fd, offset, size, **kw)
             windows.append(size)
 
-    monkeypatch.setattr(spool_module, "_Window", Window)
+    monkeypatch.setattr(spool_module, "PreadWindow", Window)
     files, spooled = both_ways(
         every_kind_of_document(tmp_path, make_pdf), tmp_path, spool, bundle_cap_bytes=60_000
     )
