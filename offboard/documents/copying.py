@@ -171,12 +171,10 @@ class Copied(StagedFile):
         set_aside(self.temp, kept)
 
 
-def copy_to_temp(source: Path, final: Path) -> Copied:
-    """Copy ``source`` to a temporary name beside ``final``, hashing it on the way.
+def open_document(source: Path) -> tuple[int, int]:
+    """Open the regular file ``source`` for reading: (descriptor, size as listed).
 
-    Raises :class:`DocumentFault` when the source cannot be read (``missing``, or
-    ``unreadable: ...``) and :class:`OutputError` when the copy cannot be written. Whatever
-    happens, including an interrupt, no partial file is left behind.
+    Raises :class:`DocumentFault` (``missing``, ``unreadable: ...``) when it cannot be read.
     """
     try:
         info = os.stat(source)
@@ -187,11 +185,22 @@ def copy_to_temp(source: Path, final: Path) -> Copied:
     if not stat.S_ISREG(info.st_mode):
         raise DocumentFault("unreadable: not a regular file")
     try:
-        raw = open(source, "rb")  # noqa: SIM115 - closed below
+        return os.open(source, os.O_RDONLY), info.st_size
     except FileNotFoundError:
         raise DocumentFault("missing") from None
     except OSError as exc:
         raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+
+
+def copy_to_temp(source: Path, final: Path) -> Copied:
+    """Copy ``source`` to a temporary name beside ``final``, hashing it on the way.
+
+    Raises :class:`DocumentFault` when the source cannot be read (``missing``, or
+    ``unreadable: ...``) and :class:`OutputError` when the copy cannot be written. Whatever
+    happens, including an interrupt, no partial file is left behind.
+    """
+    fd, _ = open_document(source)
+    raw = os.fdopen(fd, "rb")
     temp = temp_name(final)
     with raw:
         try:

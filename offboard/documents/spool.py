@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, cast
@@ -31,6 +30,7 @@ from offboard.documents.copying import (
     TRAILER_WINDOW,
     DocumentFault,
     PdfInput,
+    open_document,
     os_reason,
 )
 from offboard.errors import OutputError
@@ -127,22 +127,9 @@ class DocumentSpool:
         are overwritten by the next document.
         """
         rel = _relative(final, root)
+        fd, size = open_document(source)
         try:
-            info = os.stat(source)
-        except FileNotFoundError:
-            raise DocumentFault("missing") from None
-        except OSError as exc:
-            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise DocumentFault("unreadable: not a regular file")
-        try:
-            fd = os.open(source, os.O_RDONLY)
-        except FileNotFoundError:
-            raise DocumentFault("missing") from None
-        except OSError as exc:
-            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
-        try:
-            return self._copy(fd, info.st_size, rel, final, root)
+            return self._copy(fd, size, rel, final, root)
         finally:
             os.close(fd)
 
