@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from manifests import bag
-from manifests.metadata import DATA, LazyMetadata, iso
+from manifests.metadata import DATA, FORMAT_VERSION, MAX_PART_FILES, LazyMetadata, iso
 from manifests.payload import (
     Payload,
     compressed,
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 #: default largest payload per part, in bytes (like the 2 GB parts of Google Takeout)
 DEFAULT_SPLIT_SIZE = 2 * 1000**3
+#: default most payload files per part (the format's most)
+DEFAULT_SPLIT_FILES = MAX_PART_FILES
 #: compression level (fast deflate: see docs/archive-format.md for the figures)
 LEVEL = 2
 #: bytes gathered before each write to the archive file (small members are a few KB each)
@@ -76,6 +78,7 @@ class ArchiveOptions:
     created_at: datetime
     sign_key: SecretKey | None
     split_size: int = DEFAULT_SPLIT_SIZE
+    split_files: int = DEFAULT_SPLIT_FILES
     level: int = LEVEL
     overwrite: bool = False
     #: the export's documents go through a spool straight into the archive (False: they are
@@ -107,11 +110,16 @@ def part_names(out: Path, count: int) -> list[Path]:
 
 
 def trusted_comment(
-    identifier: str, account: str, created_at: datetime, part: int, count: int
+    identifier: str,
+    account: str,
+    created_at: datetime,
+    part: int,
+    count: int,
+    version: int = FORMAT_VERSION,
 ) -> str:
-    """The signed context: format, account, archive id, creation time and part."""
+    """The signed context: format version, account, archive id, creation time and part."""
     fields = [
-        ("offboard-archive", "1"),
+        ("offboard-archive", str(version)),
         ("account", account),
         ("archive", identifier),
         ("created", iso(created_at)),
@@ -171,7 +179,7 @@ def _build(
     packed = {} if pack is None else packed_files(pack, sizes)
     if pack is not None and pack.level != options.level:
         raise ValueError(f"tables packed at level {pack.level}, archive at level {options.level}")
-    plan = plan_parts(sizes, options.split_size)
+    plan = plan_parts(sizes, options.split_size, options.split_files)
     finals = part_names(out, plan.count)
     _check_targets(out, finals, options.overwrite)
     meta = LazyMetadata(summary, exporters, dialect, options.created_at, sizes, plan)
@@ -209,7 +217,7 @@ def _build(
         for temp in temps:
             temp.unlink(missing_ok=True)
         raise
-    result.archive_id = meta.get().identifier
+    result.archive_id = meta.identifier
     result.files = len(sizes)
     result.payload_bytes = sum(sizes.values())
     return result
@@ -258,7 +266,7 @@ class _PartWriter:
         tags: dict[str, bytes] = {}
 
         def lead() -> list[tuple[str, bytes, bool]]:
-            made = meta.get()
+            made = meta.get(self.number)
             info = self._bag_info(members, sizes, made.period, summary, made.identifier)
             tags[bag.BAGIT] = bag.BAGIT_TXT
             tags[bag.BAG_INFO] = bag.format_bag_info(info)
@@ -281,7 +289,7 @@ class _PartWriter:
                     tags[bag.MANIFEST],
                     compress=compressed(bag.MANIFEST),
                 )
-                known = {bag.METADATA: meta.get().sha256}
+                known = {bag.METADATA: meta.get(self.number).sha256}
                 tagmanifest = bag.format_manifest(
                     (name, known.get(name) or hashlib.sha256(tags[name]).hexdigest())
                     for name in bag.TAG_FILES
@@ -291,7 +299,7 @@ class _PartWriter:
                 )
                 if opts.sign_key is not None:
                     comment = trusted_comment(
-                        meta.get().identifier,
+                        meta.identifier,
                         summary.account,
                         opts.created_at,
                         self.number,

@@ -1,10 +1,13 @@
 """``offboard.json``: what the archive holds, in figures a verifier can recompute.
 
 The file is a tag file: the tag manifest covers it and the signature covers the tag manifest.
-It is written identically into every part of a split archive, before the payload, so that a
-verifier reading an archive front to back knows the tables, money columns and documents before
-it meets them. Its layout is documented in ``docs/archive-format.md``; :data:`FORMAT_VERSION`
-changes whenever a reader of the previous version would misread it.
+Each part of a split archive has its own, written before the payload, so that a verifier reading
+a part front to back knows the tables, money columns and documents before it meets them: the
+sections about the whole archive (:data:`SHARED`: account, tables, totals, problems) are the
+same in every part; ``documents``, ``bundles`` and ``parts.files`` list that part's files only,
+so that no part's ``offboard.json`` grows with the size of the whole archive. Its layout is
+documented in ``docs/archive-format.md``; :data:`FORMAT_VERSION` changes whenever a reader of
+the previous version would misread it.
 """
 
 from __future__ import annotations
@@ -23,9 +26,14 @@ if TYPE_CHECKING:
     from offboard.summary import ExportSummary
 
 FORMAT = "offboard-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: the versions this release reads (1: one whole-archive ``offboard.json`` in every part)
+READABLE_VERSIONS = (1, 2)
 #: the payload folder inside the bag
 DATA = "data"
+#: most payload files one part holds (format version 2): what bounds a verifier's memory
+#: (docs/archive-format.md, section 6)
+MAX_PART_FILES = 25_000
 
 
 def iso(when: datetime) -> str:
@@ -67,7 +75,7 @@ class Encoded:
 
 
 class LazyMetadata:
-    """The archive id and ``offboard.json`` of an export, made once, when first asked for.
+    """The archive id and each part's ``offboard.json`` of an export, made when first asked for.
 
     The archive builder asks while the first part's large files are already being read and
     compressed in another thread, so that making them costs little time.
@@ -83,16 +91,31 @@ class LazyMetadata:
         plan: PartPlan,
     ) -> None:
         self._args = (summary, exporters, dialect, created_at, files, plan)
-        self._made: Encoded | None = None
+        self._identifier: str | None = None
+        self._whole: dict[str, Any] | None = None
+        self._made: dict[int, Encoded] = {}
 
-    def get(self) -> Encoded:
-        if self._made is None:
-            summary, exporters, dialect, created_at, files, plan = self._args
-            identifier = archive_id(summary, created_at, files)
-            meta = build_metadata(summary, exporters, dialect, created_at, identifier, plan)
+    @property
+    def identifier(self) -> str:
+        if self._identifier is None:
+            summary, _, _, created_at, files, _ = self._args
+            self._identifier = archive_id(summary, created_at, files)
+        return self._identifier
+
+    def get(self, number: int) -> Encoded:
+        """Part ``number``'s ``offboard.json`` (made once; the previous part's is let go)."""
+        made = self._made.get(number)
+        if made is None:
+            summary, exporters, dialect, created_at, _, plan = self._args
+            if self._whole is None:
+                self._whole = build_metadata(
+                    summary, exporters, dialect, created_at, self.identifier, plan
+                )
+            meta = part_metadata(self._whole, plan, number)
             data = encode(meta)
-            self._made = Encoded(identifier, data, hashlib.sha256(data).hexdigest(), meta["period"])
-        return self._made
+            made = Encoded(self.identifier, data, hashlib.sha256(data).hexdigest(), meta["period"])
+            self._made = {number: made}
+        return made
 
 
 @dataclass(frozen=True)
@@ -186,8 +209,50 @@ def build_metadata(
         "documents": documents,
         "bundles": bundles,
         "problems": [p.to_dict() for p in summary.problems],
-        "parts": {"count": plan.count, "files": dict(sorted(plan.files.items()))},
+        "parts": {"count": plan.count},
     }
+
+
+#: the sections of ``offboard.json`` about the whole archive, the same in every part
+#: (``parts`` less its ``number`` and ``files``)
+SHARED = (
+    "format",
+    "format_version",
+    "archive_id",
+    "created_at",
+    "tool",
+    "source",
+    "account",
+    "csv",
+    "period",
+    "tables",
+    "problems",
+)
+
+
+def part_metadata(whole: dict[str, Any], plan: PartPlan, number: int) -> dict[str, Any]:
+    """Part ``number``'s ``offboard.json``: the shared sections, and its own files only."""
+    here = plan.files
+
+    def in_part(item: dict[str, Any]) -> bool:
+        return here.get(item["path"]) == number
+
+    meta = {key: whole[key] for key in SHARED}
+    meta["documents"] = [d for d in whole["documents"] if in_part(d)]
+    meta["bundles"] = [b for b in whole["bundles"] if in_part(b)]
+    meta["parts"] = {
+        "count": plan.count,
+        "number": number,
+        "files": sorted((p for p, n in here.items() if n == number), key=lambda p: p.encode()),
+    }
+    return meta
+
+
+def shared_digest(meta: dict[str, Any]) -> str:
+    """SHA-256 of the sections every part of one archive has in common (format version 2)."""
+    shared = {key: meta.get(key) for key in SHARED}
+    shared["parts"] = {"count": meta["parts"]["count"]}
+    return hashlib.sha256(encode(shared)).hexdigest()
 
 
 #: compact JSON for one line: the C encoder (the pure-Python one runs whenever indent is set)
@@ -206,7 +271,7 @@ def encode(metadata: dict[str, Any]) -> bytes:
 
 
 def _layout(value: Any, indent: str) -> str:
-    if type(value) is int:  # most of parts.files: what the encoder would write, sooner
+    if type(value) is int:  # what the encoder would write, sooner
         return int.__repr__(value)
     inner = indent + "  "
     if isinstance(value, dict) and value:

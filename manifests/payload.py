@@ -145,19 +145,25 @@ class Payload:
         return files, known, hashing
 
 
-def plan_parts(sizes: dict[str, int], split_size: int) -> PartPlan:
-    """Assign files to parts in path order; a part closes before it would pass ``split_size``.
+def plan_parts(sizes: dict[str, int], split_size: int, split_files: int) -> PartPlan:
+    """Assign files to parts in path order; a part closes before it would pass ``split_size``
+    bytes or ``split_files`` files.
 
-    A single file larger than ``split_size`` gets a part of its own (files are never cut).
+    A single file larger than ``split_size`` gets a part of its own (files are never cut). The
+    order matters to a verifier: every path of part N sorts (by its UTF-8 bytes) before every
+    path of part N+1, so that one file in two parts shows without a list of all files.
     """
     if split_size < 1:
         raise ValueError("split size must be positive")
+    if split_files < 1:
+        raise ValueError("files per part must be positive")
     files: dict[str, int] = {}
-    part, used = 1, 0
+    part, used, count = 1, 0, 0
     for path in sorted(sizes, key=lambda p: p.encode("utf-8")):
         size = sizes[path]
-        if used and used + size > split_size:
-            part, used = part + 1, 0
+        if count and (used + size > split_size or count >= split_files):
+            part, used, count = part + 1, 0, 0
         files[path] = part
         used += size
+        count += 1
     return PartPlan(files=files, sizes=dict(sizes), count=part)

@@ -68,6 +68,7 @@ def archive_options(
     unsigned: bool,
     created_at: str | None,
     split_size: str,
+    split_files: int,
     overwrite: bool,
     passphrase: Callable[[Path], Callable[[], str]],
 ) -> Any:
@@ -98,5 +99,6 @@ def archive_options(
         created_at=parse_created_at(created_at),
         sign_key=key,
         split_size=parse_size(split_size, "--split-size"),
+        split_files=split_files,
         overwrite=overwrite,
     )

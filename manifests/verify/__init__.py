@@ -11,6 +11,7 @@ The public key always comes from the caller: a key inside an archive is never tr
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class VerifyReport:
     metadata: dict[str, Any] | None = field(default=None, repr=False)
     #: every payload path listed in the manifests, with its SHA-256
     manifest: dict[str, str] = field(default_factory=dict, repr=False)
+    #: every document ``offboard.json`` records, in all parts (each part lists its own)
+    documents: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -105,10 +108,12 @@ def verify_archive(
     part paths to file descriptors the caller opened: those parts are read through them (the
     caller can then hash the very bytes that were verified, whatever happens to the names).
     """
-    from manifests.verify.part import PartVerifier
-    from manifests.zipfmt import Limits
+    from manifests.verify.part import PartVerifier, part_limits
 
     started = time.perf_counter()
+    from offboard.memory import hold_mmap_threshold
+
+    hold_mmap_threshold()
     if not path.is_file():
         raise ArchiveError(f"archive {str(path)!r} not found or not a file")
     paths, name = find_parts(path)
@@ -121,7 +126,7 @@ def verify_archive(
                 pubkey,
                 fast=fast,
                 allow_unsigned=allow_unsigned,
-                limits=limits or Limits(),
+                limits=limits or part_limits(),
                 doc_worker=doc_worker,
                 fd=(opened or {}).get(part),
             )
@@ -147,7 +152,20 @@ def verify_archive(
         report.metadata = first.metadata
     for r in results:
         report.manifest.update(r.listed)
+    report.documents = _documents(results)
     return report
+
+
+def _documents(results: list[PartResult]) -> list[dict[str, Any]]:
+    """The documents of the archive: each part's own (version 2), or the first's (version 1)."""
+    out: list[dict[str, Any]] = []
+    for r in results:
+        if r.metadata is None:
+            continue
+        if r.metadata["format_version"] == 1:
+            return list(r.metadata["documents"])
+        out.extend(r.metadata["documents"])
+    return out
 
 
 def _across_parts(report: VerifyReport, results: list[PartResult], *, is_split: bool) -> None:
@@ -159,7 +177,7 @@ def _across_parts(report: VerifyReport, results: list[PartResult], *, is_split: 
     assert reference.metadata is not None
     expected_count = reference.metadata["parts"]["count"]
     for r in with_meta[1:]:
-        if r.metadata_sha256 != reference.metadata_sha256:
+        if r.shared_sha256 != reference.shared_sha256:
             report.problems.append(
                 P.PartMismatch(
                     path="offboard.json",
@@ -200,6 +218,7 @@ def _across_parts(report: VerifyReport, results: list[PartResult], *, is_split: 
                     found=None,
                 )
             )
+    _in_order(report, results)
     extra = sorted(n for n in numbers if n > expected_count)
     for n in extra:
         report.problems.append(
@@ -207,3 +226,22 @@ def _across_parts(report: VerifyReport, results: list[PartResult], *, is_split: 
                 path="", detail=f"part {n} beyond the {expected_count} declared", part=numbers[n]
             )
         )
+
+
+def _in_order(report: VerifyReport, results: list[PartResult]) -> None:
+    """Files go to parts in path order: part N's paths all sort before part N+1's, so a file
+    in two parts (or out of its place) shows from the first and last path of each part."""
+    spans = sorted(
+        (r.number, r.first_path, r.last_path, r.path.name)
+        for r in results
+        if r.number is not None and r.first_path is not None and r.last_path is not None
+    )
+    for (_, _, last, name), (_, first, _, next_name) in itertools.pairwise(spans):
+        if first.encode() <= last.encode():
+            report.problems.append(
+                P.PartMismatch(
+                    path=first,
+                    detail=f"out of order: {name} ends at {last!r}, after where this part starts",
+                    part=next_name,
+                )
+            )

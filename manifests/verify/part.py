@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from manifests import bag
 from manifests import problems as P
 from manifests.build import trusted_comment
-from manifests.metadata import DATA, FORMAT, FORMAT_VERSION
+from manifests.metadata import DATA, FORMAT, MAX_PART_FILES, READABLE_VERSIONS, shared_digest
 
 if TYPE_CHECKING:
     from manifests.signing import PublicKey
@@ -29,6 +29,48 @@ REQUIRED = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.MANIFEST, bag.TAGMANIFEST
 _DATA_PREFIX = f"{DATA}/"
 #: PDFs in a part from which, by default, a worker process checks the documents
 WORKER_MIN_DOCS = 500
+#: most memory ``offboard.json`` may take once parsed, as :func:`parse_cost` bounds it: a
+#: full part (25,000 files) with 30,000 listed problems fits
+METADATA_BUDGET = 96 * 1000**2
+#: bytes per structural character (``{ [ , :``) that one JSON value can take once parsed, at
+#: most (measured in CPython 3.11: 81, for ``{"a":"b"},`` repeated)
+_VALUE_COST = 96
+
+
+#: largest tag file read (into memory) for a part of the format's most files; offboard.json
+#: may be larger, up to what :data:`METADATA_BUDGET` allows
+TAG_FILE_LIMIT = 16 << 20
+#: members of a part besides its payload files: the tag files, and room to report strays
+TAG_MEMBERS = 16
+#: central directory bytes per member: a 46-byte record and a name of up to ~600 bytes
+DIRECTORY_PER_MEMBER = 640
+
+
+def part_limits(max_files: int = MAX_PART_FILES) -> Limits:
+    """The bounds applied to each part: ``max_files`` payload files (the format's most, by
+    default), their names, their tag files. More files allow more memory, in proportion."""
+    from manifests.zipfmt import Limits
+
+    members = max_files + TAG_MEMBERS
+    return Limits(max_members=members, max_directory_size=members * DIRECTORY_PER_MEMBER)
+
+
+def _scale(limits: Limits) -> int:
+    """How many full parts' worth of files ``limits`` allow (at least 1)."""
+    return max(1, -(-limits.max_members // (MAX_PART_FILES + TAG_MEMBERS)))
+
+
+def tag_limit(limits: Limits, rel: str) -> int:
+    if rel == bag.METADATA:
+        return _scale(limits) * METADATA_BUDGET // 2
+    return _scale(limits) * TAG_FILE_LIMIT
+
+
+def parse_cost(data: bytes) -> int:
+    """An upper bound of the memory ``json.loads(data)`` takes (the text, decoded, plus the
+    values made from it): every value made is delimited by a structural character."""
+    marks = data.count(b"{") + data.count(b"[") + data.count(b",") + data.count(b":")
+    return 2 * len(data) + _VALUE_COST * (marks + 1)
 
 
 @dataclass
@@ -37,9 +79,15 @@ class PartResult:
     problems: list[P.Problem] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
     metadata_sha256: str | None = None
+    #: what must be the same in every part of one archive: the SHA-256 of ``offboard.json``
+    #: (format version 1) or of its shared sections (version 2)
+    shared_sha256: str | None = None
     info: list[tuple[str, str]] = field(default_factory=list)
     #: payload paths (``data/...``) found in the manifest, with their SHA-256
     listed: dict[str, str] = field(default_factory=dict)
+    #: the first and the last of them, in the order of their UTF-8 bytes
+    first_path: str | None = None
+    last_path: str | None = None
     number: int | None = None
     count: int | None = None
     signed_by: str | None = None
@@ -79,11 +127,18 @@ class PartVerifier:
     def read_tag(self, reader: ZipReader, entry: ZipEntry, rel: str) -> bytes | None:
         from manifests.zipfmt import CorruptDataError
 
-        if entry.size > bag.MAX_TAG_FILE:
-            self.problem(P.BombSuspected, rel, "tag file too large", found=str(entry.size))
+        most = tag_limit(self.limits, rel)
+        if entry.size > most:
+            self.problem(
+                P.BombSuspected,
+                rel,
+                "tag file too large",
+                expected=str(most),
+                found=str(entry.size),
+            )
             return None
         try:
-            return reader.read(entry, bag.MAX_TAG_FILE)
+            return reader.read(entry, most)
         except CorruptDataError as exc:
             self.result.problems.append(_in_part(exc.problem, self.path.name))
             return None
@@ -142,10 +197,11 @@ class PartVerifier:
         if metadata is not None and not self.fast:
             self.tables = _start_tables(reader, members, metadata)
         self._tagmanifest(tags, members)
+        tags.pop(bag.METADATA, None)  # parsed and hashed: its bytes are let go
         self._bagit(tags)
         self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
         self._signature(tags, metadata)
-        self._payload(reader, members, tags.get(bag.MANIFEST), metadata)
+        self._payload(reader, members, tags, metadata)
 
     def _members(self, reader: ZipReader) -> dict[str, ZipEntry] | None:
         tops = {e.name.split("/", 1)[0] for e in reader.entries}
@@ -178,10 +234,23 @@ class PartVerifier:
     def _metadata(self, data: bytes | None) -> dict[str, Any] | None:
         if data is None:
             return None
+        cost, budget = parse_cost(data), _scale(self.limits) * METADATA_BUDGET
+        if cost > budget:
+            self.problem(
+                P.BombSuspected,
+                bag.METADATA,
+                "too large or too many values to read in bounded memory",
+                expected=f"at most {budget:,} bytes of parsed values",
+                found=f"up to {cost:,}",
+            )
+            return None
         try:
             meta: Any = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             self.problem(P.TagFileSyntax, bag.METADATA, f"not valid JSON: {exc}")
+            return None
+        except RecursionError:
+            self.problem(P.TagFileSyntax, bag.METADATA, "not valid JSON: nested too deep")
             return None
         problems = _shape_problems(meta)
         for detail in problems:
@@ -191,6 +260,11 @@ class PartVerifier:
         checked: dict[str, Any] = meta
         self.result.metadata = checked
         self.result.metadata_sha256 = hashlib.sha256(data).hexdigest()
+        self.result.shared_sha256 = (
+            self.result.metadata_sha256
+            if checked["format_version"] == 1
+            else shared_digest(checked)
+        )
         return checked
 
     def _tagmanifest(self, tags: dict[str, bytes], members: dict[str, ZipEntry]) -> None:
@@ -295,6 +369,7 @@ class PartVerifier:
                 _parse_time(meta["created_at"]),
                 self.result.number,
                 self.result.count,
+                meta["format_version"],
             )
             if sig.trusted_comment != want:
                 self.problem(
@@ -309,15 +384,19 @@ class PartVerifier:
         self,
         reader: ZipReader,
         members: dict[str, ZipEntry],
-        manifest: bytes | None,
+        tags: dict[str, bytes],
         meta: dict[str, Any] | None,
     ) -> None:
         from manifests.verify.payload import check_payload
 
-        listed = self._listing(manifest, bag.MANIFEST)
+        # the manifest's bytes are let go once parsed (they grow with the files of the part)
+        listed = self._listing(tags.pop(bag.MANIFEST, None), bag.MANIFEST)
         if listed is None:
             return
         self.result.listed = listed
+        if listed:
+            self.result.first_path = min(listed, key=str.encode)
+            self.result.last_path = max(listed, key=str.encode)
         check_payload(self, reader, members, listed, meta)
 
 
@@ -349,10 +428,11 @@ def _shape_problems(meta: Any) -> list[str]:
     out = []
     if meta.get("format") != FORMAT:
         out.append(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
+    version = meta.get("format_version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
         out.append(
-            f"format_version {meta.get('format_version')!r} is not one this verifier reads "
-            f"({FORMAT_VERSION})"
+            f"format_version {version!r} is not one this verifier reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))})"
         )
     checks: list[tuple[str, type | tuple[type, ...]]] = [
         ("archive_id", str),
@@ -376,9 +456,7 @@ def _shape_problems(meta: Any) -> list[str]:
         out.append(f"created_at {meta['created_at']!r} is not YYYY-MM-DDTHH:MM:SSZ")
     if not isinstance(meta["account"].get("id"), str):
         out.append("account.id missing")
-    parts = meta["parts"]
-    if not isinstance(parts.get("count"), int) or not isinstance(parts.get("files"), dict):
-        out.append("parts.count / parts.files missing")
+    out.extend(_parts_problems(meta["parts"], meta["format_version"]))
     csv = meta["csv"]
     if csv.get("delimiter") not in (",", ";") or csv.get("decimal_point") not in (".", ","):
         out.append("csv.delimiter / csv.decimal_point invalid")
@@ -397,3 +475,18 @@ def _shape_problems(meta: Any) -> list[str]:
             ):
                 out.append(f"{key}[{i}] malformed")
     return out[:20]
+
+
+def _parts_problems(parts: dict[str, Any], version: int) -> list[str]:
+    if type(parts.get("count")) is not int:
+        return ["parts.count missing"]
+    files = parts.get("files")
+    if version == 1:
+        if not isinstance(files, dict) or not all(type(n) is int for n in files.values()):
+            return ["parts.files missing (a map of path to part number)"]
+        return []
+    if type(parts.get("number")) is not int:
+        return ["parts.number missing"]
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return ["parts.files missing (this part's paths)"]
+    return []

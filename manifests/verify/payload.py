@@ -129,13 +129,32 @@ def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) ->
     number = v.result.number
     if number is None:
         return
-    placed: dict[str, Any] = meta["parts"]["files"]
-    here = {p for p, n in placed.items() if n == number}
+    files = meta["parts"]["files"]
+    if meta["format_version"] == 1:  # one map of every file of the archive to its part
+        placed: dict[str, int] = files
+        here = {p for p, n in placed.items() if n == number}
+    else:
+        placed = {}
+        here = set(files)
+        if meta["parts"]["number"] != number:
+            v.problem(
+                P.PartMismatch,
+                "offboard.json",
+                "parts.number disagrees with Bag-Count",
+                expected=str(number),
+                found=str(meta["parts"]["number"]),
+            )
     for rel in sorted(set(listed) - here):
         where = placed.get(rel)
-        detail = (
-            "not in offboard.json" if where is None else f"offboard.json puts it in part {where}"
-        )
-        v.problem(P.PartMismatch, rel, detail, expected=str(where), found=str(number))
+        if meta["format_version"] == 1:
+            detail = (
+                "not in offboard.json"
+                if where is None
+                else f"offboard.json puts it in part {where}"
+            )
+            expected: str | None = str(where)
+        else:
+            detail, expected = "not among this part's files in offboard.json", None
+        v.problem(P.PartMismatch, rel, detail, expected=expected, found=str(number))
     for rel in sorted(here - set(listed)):
         v.problem(P.MissingFile, rel, f"offboard.json puts it in this part ({number})")

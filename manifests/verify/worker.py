@@ -299,4 +299,7 @@ def serve(check: Check = check_item) -> int:
 
 
 if __name__ == "__main__":
+    from offboard.memory import hold_mmap_threshold
+
+    hold_mmap_threshold()
     sys.exit(serve())

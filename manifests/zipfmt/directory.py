@@ -38,6 +38,8 @@ class Limits:
     """
 
     max_members: int = 2_000_000
+    #: bytes of central directory (its records and names): bounds what the names take
+    max_directory_size: int = 1 << 30
     max_member_size: int = 1 << 40
     max_total_size: int = 1 << 42
     max_ratio: int = 200
@@ -161,6 +163,15 @@ class _Parser:
                 "the archive claims more members than the limit",
                 self.limits.max_members,
                 count,
+            )
+            return
+        if cd_size > self.limits.max_directory_size:
+            self.problem(
+                P.BombSuspected,
+                "",
+                "the central directory is larger than the limit",
+                self.limits.max_directory_size,
+                cd_size,
             )
             return
         if cd_offset + cd_size != cd_end:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from manifests.metadata import MAX_PART_FILES
 from offboard.cli.common import _passphrase, cli, handle_errors, json_option, quiet_option
 from offboard.errors import ConfigError
 
@@ -48,6 +49,15 @@ def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
 )
 @click.option("--fast", is_flag=True, help="Structure, sizes and signature only (no hashing).")
 @click.option("--allow-unsigned", is_flag=True, help="Accept an archive without a signature.")
+@click.option(
+    "--max-files",
+    type=click.IntRange(1, 100 * MAX_PART_FILES),
+    default=MAX_PART_FILES,
+    show_default=True,
+    metavar="N",
+    help="Refuse a part of more than N files (the format's most). More is for older or "
+    "foreign archives, and allows memory in proportion.",
+)
 @json_option
 @quiet_option
 @handle_errors
@@ -56,6 +66,7 @@ def verify(
     pubkey: Path | None,
     fast: bool,
     allow_unsigned: bool,
+    max_files: int,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -78,11 +89,21 @@ def verify(
             key = PublicKey.load(pubkey)
         except KeyFileError as exc:
             raise ConfigError(str(exc)) from None
-    report = verify_archive(archive, key, fast=fast, allow_unsigned=allow_unsigned)
+    from manifests.verify.part import part_limits
+
+    report = verify_archive(
+        archive, key, fast=fast, allow_unsigned=allow_unsigned, limits=part_limits(max_files)
+    )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif not quiet:
         print_verify_report(report)
+    if any(p.code == "bomb" and "more members" in p.detail for p in report.problems):
+        click.echo(
+            f"offboard: a part holds more than {max_files:,} files: `--max-files N` checks "
+            "larger parts of an archive you have reason to trust (memory grows with N)",
+            err=True,
+        )
     if not report.valid:
         raise ArchiveInvalid(
             f"{report.archive}: {len(report.problems)} problem(s) found", report.problems

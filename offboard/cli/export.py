@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from manifests.metadata import MAX_PART_FILES
 from offboard.cli.common import (
     _kinds,
     _passphrase,
@@ -99,6 +100,14 @@ def demo(
     help="Split the archive into NAME-part-001.zip... above this payload size (e.g. 700MB).",
 )
 @click.option(
+    "--split-files",
+    default=MAX_PART_FILES,
+    show_default=True,
+    type=click.IntRange(1, MAX_PART_FILES),
+    metavar="N",
+    help="At most N payload files per part (what keeps verifying in bounded memory).",
+)
+@click.option(
     "--kinds", "-k", metavar="A,B", help="Only these kinds (see `offboard kinds`); default: all."
 )
 @click.option(
@@ -150,6 +159,7 @@ def export(
     unsigned: bool,
     created_at: str | None,
     split_size: str,
+    split_files: int,
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -177,7 +187,7 @@ def export(
     from offboard.options import archive_options
 
     archive = archive_options(
-        out, sign_key, unsigned, created_at, split_size, overwrite, _passphrase
+        out, sign_key, unsigned, created_at, split_size, split_files, overwrite, _passphrase
     )
     chosen = select(options.kinds)
     bars = [(e.name, e.title) for e in chosen]

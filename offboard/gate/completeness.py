@@ -43,10 +43,12 @@ def check_live(
     account: str,
     metadata: dict[str, Any],
     manifest: dict[str, str],
+    documents: list[dict[str, Any]],
     *,
     jobs: int = 2,
 ) -> LiveCheck:
-    """Compare the live ``source`` with the archive's ``offboard.json`` and manifest."""
+    """Compare the live ``source`` with the archive's ``offboard.json`` (the shared sections
+    of any part), its manifests and the documents every part records."""
     from offboard.csvio import get_dialect
     from offboard.pipeline import ExportOptions, export_account
 
@@ -69,7 +71,7 @@ def check_live(
         archived = {t["table"]: t for t in metadata["tables"]}
         for name in sorted(set(live) | set(archived)):
             _table(result, name, archived.get(name), live.get(name), out, manifest)
-    _documents(result, source, account, kinds, metadata)
+    _documents(result, source, account, kinds, documents, metadata["problems"])
     if len(result.changes) > MAX_LISTED:
         more = len(result.changes) - MAX_LISTED
         result.changes = [*result.changes[:MAX_LISTED], f"... and {more} more changes"]
@@ -133,13 +135,18 @@ def _table(
 
 
 def _documents(
-    result: LiveCheck, source: Source, account: str, kinds: list[str], meta: dict[str, Any]
+    result: LiveCheck,
+    source: Source,
+    account: str,
+    kinds: list[str],
+    documents: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
 ) -> None:
     from exporters import select
     from offboard.sources.base import DocumentUnavailable
 
-    archived = {(d["kind"], d["record_id"]): d for d in meta["documents"]}
-    set_aside = {(p["kind"], p["record_id"]): p for p in meta["problems"]}
+    archived = {(d["kind"], d["record_id"]): d for d in documents}
+    set_aside = {(p["kind"], p["record_id"]): p for p in problems}
     seen: set[tuple[str, str]] = set()
     conn = source.clone()
     try:

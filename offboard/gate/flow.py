@@ -227,7 +227,14 @@ def _live(req: TerminateRequest, report: VerifyReport) -> Any:
     assert report.metadata is not None
     source = open_source(req.source)
     try:
-        live = check_live(source, req.account, report.metadata, report.manifest, jobs=req.jobs)
+        live = check_live(
+            source,
+            req.account,
+            report.metadata,
+            report.manifest,
+            report.documents,
+            jobs=req.jobs,
+        )
     finally:
         source.close()
     if not live.complete:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +53,7 @@ def make_archive(
     *,
     created: datetime = CREATED,
     split_size: int = 2 * 1000**3,
+    split_files: int | None = None,
     dialect: str = "standard",
     spool_documents: bool = True,
     pack_tables: bool = True,
@@ -71,6 +75,7 @@ def make_archive(
                 created_at=created,
                 sign_key=None if keys is None else SecretKey.load(keys.key),
                 split_size=split_size,
+                **({} if split_files is None else {"split_files": split_files}),
                 spool_documents=spool_documents,
                 pack_tables=pack_tables,
             ),
@@ -78,6 +83,28 @@ def make_archive(
     finally:
         src.close()
     return out
+
+
+def resign(src: Path, dst: Path, keys: Keys, change: Callable[[dict[str, bytes]], None]) -> Path:
+    """``src`` rewritten as ``dst`` after ``change`` edited its files (``{bag path: bytes}``),
+    with the tag manifest and the signature made consistent again: what only a key holder can
+    do. The signature keeps its trusted comment."""
+    from manifests import bag
+    from manifests.signing import SecretKey, Signature
+
+    with zipfile.ZipFile(src) as zf:
+        items = [(i, zf.read(i)) for i in zf.infolist()]
+    data = {i.filename.split("/", 1)[1]: d for i, d in items}
+    change(data)
+    data[bag.TAGMANIFEST] = bag.format_manifest(
+        (name, hashlib.sha256(data[name]).hexdigest()) for name in bag.TAG_FILES
+    )
+    comment = Signature.from_bytes(data[bag.SIGNATURE]).trusted_comment
+    data[bag.SIGNATURE] = SecretKey.load(keys.key).sign(data[bag.TAGMANIFEST], comment)
+    with zipfile.ZipFile(dst, "w") as out:
+        for info, _ in items:
+            out.writestr(info, data[info.filename.split("/", 1)[1]])
+    return dst
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def test_metadata_matches_the_source(archive: Made, demo_db: Path) -> None:
     import sqlite3
 
     meta = json.loads(read(archive.path, "acc-0001/offboard.json"))
-    assert meta["format"] == "offboard-archive" and meta["format_version"] == 1
+    assert meta["format"] == "offboard-archive" and meta["format_version"] == 2
     assert meta["account"]["id"] == "acc-0001"
     assert meta["created_at"] == "2026-01-31T12:00:00Z"
     tables = {t["table"]: t for t in meta["tables"]}
@@ -103,10 +103,10 @@ def test_metadata_matches_the_source(archive: Made, demo_db: Path) -> None:
     assert docs and all(d["pages"] >= 1 and len(d["sha256"]) == 64 for d in docs)
     reasons = {p["reason"] for p in meta["problems"]}
     assert {"missing", "encrypted"} <= reasons  # the demo's two deliberate problems
-    assert meta["parts"]["count"] == 1
-    assert set(meta["parts"]["files"]) == {
-        n.split("/", 1)[1] for n in members(archive.path) if "/data/" in n
-    }
+    assert meta["parts"]["count"] == 1 and meta["parts"]["number"] == 1
+    assert meta["parts"]["files"] == sorted(
+        (n.split("/", 1)[1] for n in members(archive.path) if "/data/" in n), key=str.encode
+    )
 
 
 def test_signed_archive_verifies(archive: Made) -> None:
@@ -304,12 +304,9 @@ def test_offboard_json_layout(archive: Made) -> None:
             json.loads(line.strip().rstrip(",")) for line in lines[start + 1 :][: len(meta[key])]
         ]
         assert items == meta[key]
-    start = lines.index('    "files": {')
+    start = lines.index('    "files": [')
     files = lines[start + 1 :][: len(meta["parts"]["files"])]
-    assert (
-        dict(json.loads("{" + line.strip().rstrip(",") + "}").popitem() for line in files)
-        == (meta["parts"]["files"])
-    )
+    assert [json.loads(line.strip().rstrip(",")) for line in files] == meta["parts"]["files"]
 
 
 def test_metadata_encoding() -> None:

@@ -128,3 +128,19 @@ def test_verify_with_another_key_is_invalid(archive: Made, tmp_path: Path) -> No
     assert code == 1
     codes = [p["code"] for p in json.loads(out)["problems"]]
     assert codes == ["signature-invalid"]
+
+
+def test_split_files_from_the_command_line(demo_db: Path, tmp_path: Path) -> None:
+    run("keygen", str(tmp_path / "k"), "--no-passphrase")
+    base = ["export", str(demo_db), "-a", "acc-0002", "--sign-key", str(tmp_path / "k.key")]
+    base += ["--quiet", "--allow-missing-documents", "--split-files"]
+    for bad in ("0", "25001", "many"):
+        code, _, err = run(*base, bad, "--out", str(tmp_path / f"bad-{bad}.zip"))
+        assert code == 2 and "--split-files" in err, (bad, err)
+    assert not list(tmp_path.glob("bad-*"))
+    code, _, err = run(*base, "150", "--out", str(tmp_path / "s.zip"))
+    assert code == 0, err
+    parts = sorted(tmp_path.glob("s-part-*.zip"))
+    assert len(parts) >= 2 and not (tmp_path / "s.zip").exists()
+    code, stdout, _ = run("verify", str(parts[-1]), "--pubkey", str(tmp_path / "k.pub"), "--json")
+    assert code == 0 and json.loads(stdout)["parts"] == [p.name for p in parts]
