@@ -61,6 +61,7 @@ fmt: $(STAMP) ## format the code
 bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv and pandas; archive+verify vs bagit-python (cached data)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/archive.py
+	$(BIN)/python bench/verify_memory.py
 
 clean: ## remove the virtualenv, demo and caches
 	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache

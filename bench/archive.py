@@ -142,31 +142,31 @@ def timed(cmd: list[str]) -> tuple[float, str, str]:
     return time.perf_counter() - started, done.stdout, done.stderr
 
 
-def dataset() -> Path:
-    db = CACHE / "docs20k.db"
-    stamp = CACHE / "docs20k.done"
+def demo_db(name: str, *options: str) -> Path:
+    """A cached demo database .bench/NAME.db made with `offboard demo DB OPTIONS...`."""
+    db = CACHE / f"{name}.db"
+    stamp = CACHE / f"{name}.done"
     if not (stamp.exists() and db.exists()):
         CACHE.mkdir(exist_ok=True)
-        print("generating the 20,000-document demo account (cached)...", flush=True)
-        subprocess.run(
-            [
-                str(BIN / "offboard"),
-                "demo",
-                str(db),
-                "--accounts",
-                "1",
-                "--scale",
-                "medium",
-                "--documents",
-                str(DOCUMENTS),
-                "--seed",
-                "3",
-                "--quiet",
-            ],
-            check=True,
-        )
+        print(f"generating the demo database {db.name} (cached)...", flush=True)
+        subprocess.run([str(BIN / "offboard"), "demo", str(db), *options, "--quiet"], check=True)
         stamp.write_text("ok\n")
     return db
+
+
+def dataset() -> Path:
+    """The 20,000-document account (medium scale)."""
+    return demo_db(
+        "docs20k",
+        "--accounts",
+        "1",
+        "--scale",
+        "medium",
+        "--documents",
+        str(DOCUMENTS),
+        "--seed",
+        "3",
+    )
 
 
 def verify(product: Path, archive: Path, pub: Path, *extra: str) -> tuple[float, dict[str, int]]:

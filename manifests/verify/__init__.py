@@ -108,7 +108,8 @@ def verify_archive(
     part paths to file descriptors the caller opened: those parts are read through them (the
     caller can then hash the very bytes that were verified, whatever happens to the names).
     """
-    from manifests.verify.part import PartVerifier, part_limits
+    from manifests.verify.bounds import part_limits
+    from manifests.verify.part import PartVerifier
 
     started = time.perf_counter()
     from offboard.memory import hold_mmap_threshold

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from manifests import bag
 from manifests import problems as P
 from manifests.build import trusted_comment
-from manifests.metadata import DATA, FORMAT, MAX_PART_FILES, READABLE_VERSIONS, shared_digest
+from manifests.metadata import DATA, shared_digest
+from manifests.verify.bounds import METADATA_BUDGET, parse_cost, scale, tag_limit
+from manifests.verify.shape import parse_time, shape_problems
 
 if TYPE_CHECKING:
     from manifests.signing import PublicKey
@@ -29,48 +31,6 @@ REQUIRED = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.MANIFEST, bag.TAGMANIFEST
 _DATA_PREFIX = f"{DATA}/"
 #: PDFs in a part from which, by default, a worker process checks the documents
 WORKER_MIN_DOCS = 500
-#: most memory ``offboard.json`` may take once parsed, as :func:`parse_cost` bounds it: a
-#: full part (25,000 files) with 30,000 listed problems fits
-METADATA_BUDGET = 96 * 1000**2
-#: bytes per structural character (``{ [ , :``) that one JSON value can take once parsed, at
-#: most (measured in CPython 3.11: 81, for ``{"a":"b"},`` repeated)
-_VALUE_COST = 96
-
-
-#: largest tag file read (into memory) for a part of the format's most files; offboard.json
-#: may be larger, up to what :data:`METADATA_BUDGET` allows
-TAG_FILE_LIMIT = 16 << 20
-#: members of a part besides its payload files: the tag files, and room to report strays
-TAG_MEMBERS = 16
-#: central directory bytes per member: a 46-byte record and a name of up to ~600 bytes
-DIRECTORY_PER_MEMBER = 640
-
-
-def part_limits(max_files: int = MAX_PART_FILES) -> Limits:
-    """The bounds applied to each part: ``max_files`` payload files (the format's most, by
-    default), their names, their tag files. More files allow more memory, in proportion."""
-    from manifests.zipfmt import Limits
-
-    members = max_files + TAG_MEMBERS
-    return Limits(max_members=members, max_directory_size=members * DIRECTORY_PER_MEMBER)
-
-
-def _scale(limits: Limits) -> int:
-    """How many full parts' worth of files ``limits`` allow (at least 1)."""
-    return max(1, -(-limits.max_members // (MAX_PART_FILES + TAG_MEMBERS)))
-
-
-def tag_limit(limits: Limits, rel: str) -> int:
-    if rel == bag.METADATA:
-        return _scale(limits) * METADATA_BUDGET // 2
-    return _scale(limits) * TAG_FILE_LIMIT
-
-
-def parse_cost(data: bytes) -> int:
-    """An upper bound of the memory ``json.loads(data)`` takes (the text, decoded, plus the
-    values made from it): every value made is delimited by a structural character."""
-    marks = data.count(b"{") + data.count(b"[") + data.count(b",") + data.count(b":")
-    return 2 * len(data) + _VALUE_COST * (marks + 1)
 
 
 @dataclass
@@ -234,7 +194,7 @@ class PartVerifier:
     def _metadata(self, data: bytes | None) -> dict[str, Any] | None:
         if data is None:
             return None
-        cost, budget = parse_cost(data), _scale(self.limits) * METADATA_BUDGET
+        cost, budget = parse_cost(data), scale(self.limits) * METADATA_BUDGET
         if cost > budget:
             self.problem(
                 P.BombSuspected,
@@ -252,7 +212,10 @@ class PartVerifier:
         except RecursionError:
             self.problem(P.TagFileSyntax, bag.METADATA, "not valid JSON: nested too deep")
             return None
-        problems = _shape_problems(meta)
+        return self._checked_metadata(meta, data)
+
+    def _checked_metadata(self, meta: Any, data: bytes) -> dict[str, Any] | None:
+        problems = shape_problems(meta)
         for detail in problems:
             self.problem(P.TagFileSyntax, bag.METADATA, detail)
         if problems:
@@ -366,7 +329,7 @@ class PartVerifier:
             want = trusted_comment(
                 meta["archive_id"],
                 meta["account"]["id"],
-                _parse_time(meta["created_at"]),
+                parse_time(meta["created_at"]),
                 self.result.number,
                 self.result.count,
                 meta["format_version"],
@@ -413,80 +376,3 @@ def _start_tables(
 
 def _in_part(problem: P.Problem, part: str) -> P.Problem:
     return dataclasses.replace(problem, part=part)
-
-
-def _parse_time(text: str) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def _shape_problems(meta: Any) -> list[str]:
-    """What keeps ``meta`` from being an ``offboard.json`` this verifier understands."""
-    if not isinstance(meta, dict):
-        return ["not a JSON object"]
-    out = []
-    if meta.get("format") != FORMAT:
-        out.append(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
-    version = meta.get("format_version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
-        out.append(
-            f"format_version {version!r} is not one this verifier reads "
-            f"({', '.join(map(str, READABLE_VERSIONS))})"
-        )
-    checks: list[tuple[str, type | tuple[type, ...]]] = [
-        ("archive_id", str),
-        ("created_at", str),
-        ("account", dict),
-        ("csv", dict),
-        ("tables", list),
-        ("documents", list),
-        ("bundles", list),
-        ("problems", list),
-        ("parts", dict),
-    ]
-    for key, kind in checks:
-        if not isinstance(meta.get(key), kind):
-            out.append(f"{key!r} missing or of the wrong type")
-    if out:
-        return out
-    try:
-        _parse_time(meta["created_at"])
-    except ValueError:
-        out.append(f"created_at {meta['created_at']!r} is not YYYY-MM-DDTHH:MM:SSZ")
-    if not isinstance(meta["account"].get("id"), str):
-        out.append("account.id missing")
-    out.extend(_parts_problems(meta["parts"], meta["format_version"]))
-    csv = meta["csv"]
-    if csv.get("delimiter") not in (",", ";") or csv.get("decimal_point") not in (".", ","):
-        out.append("csv.delimiter / csv.decimal_point invalid")
-    for i, t in enumerate(meta["tables"]):
-        if not isinstance(t, dict) or not all(
-            isinstance(t.get(k), want)
-            for k, want in (("path", str), ("records", int), ("columns", list), ("totals", dict))
-        ):
-            out.append(f"tables[{i}] malformed")
-    for key in ("documents", "bundles"):
-        for i, d in enumerate(meta[key]):
-            if (
-                not isinstance(d, dict)
-                or not isinstance(d.get("path"), str)
-                or not isinstance(d.get("pages"), int)
-            ):
-                out.append(f"{key}[{i}] malformed")
-    return out[:20]
-
-
-def _parts_problems(parts: dict[str, Any], version: int) -> list[str]:
-    if type(parts.get("count")) is not int:
-        return ["parts.count missing"]
-    files = parts.get("files")
-    if version == 1:
-        if not isinstance(files, dict) or not all(type(n) is int for n in files.values()):
-            return ["parts.files missing (a map of path to part number)"]
-        return []
-    if type(parts.get("number")) is not int:
-        return ["parts.number missing"]
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        return ["parts.files missing (this part's paths)"]
-    return []

@@ -89,7 +89,7 @@ def verify(
             key = PublicKey.load(pubkey)
         except KeyFileError as exc:
             raise ConfigError(str(exc)) from None
-    from manifests.verify.part import part_limits
+    from manifests.verify.bounds import part_limits
 
     report = verify_archive(
         archive, key, fast=fast, allow_unsigned=allow_unsigned, limits=part_limits(max_files)

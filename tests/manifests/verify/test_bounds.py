@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from manifests.signing import PublicKey
 from manifests.verify import verify_archive
-from manifests.verify.part import METADATA_BUDGET, parse_cost, part_limits
+from manifests.verify.bounds import METADATA_BUDGET, parse_cost, part_limits
 from tests.manifests.conftest import Keys, Made, resign
 
 

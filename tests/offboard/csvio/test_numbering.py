@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -26,7 +27,7 @@ def reference(batches: list[list[str | None]]) -> dict[str, Any]:
     out = []
     for (prefix, width), values in sorted(series.items()):
         distinct = sorted(set(values))
-        gaps = [(a + 1, b - 1) for a, b in zip(distinct, distinct[1:], strict=False) if b - a > 1]
+        gaps = [(a + 1, b - 1) for a, b in itertools.pairwise(distinct) if b - a > 1]
 
         def fmt(n: int, prefix: str = prefix, width: int = width) -> str:
             return f"{prefix}{n:0{width}d}"
