@@ -5,10 +5,11 @@ larger than a threshold, and it raises that threshold (up to 32 MiB) each time s
 freed. A verifier frees many large blocks (tag files, 1 MiB reads, Arrow buffers), so the
 threshold climbs and later large blocks come from the heap, where freed space is kept and
 fragments: measured on a 20,000-document archive, 25-30 MB more peak memory than with the
-threshold held. :func:`hold_mmap_threshold` holds it at 2 MiB: the 1 MiB reads still come
-from the heap, reused without new page faults (held at glibc's starting 128 KiB, each read
-maps fresh pages: 7 % slower for 15 MB less), and anything larger gets a mapping of its own,
-returned to the system when freed.
+threshold held. :func:`hold_mmap_threshold` holds it at glibc's starting 128 KiB, so that
+every larger block gets a mapping of its own, returned to the system when freed. Measured
+(bench/verify_memory.py): held at 2 MiB instead, the 1 MiB reads stay on the heap and verify
+is about 7 % faster, but a part with 1 GB of CSV then peaks 37 MB higher (the CSV parser holds
+some thirty reads at a time, and the heap keeps what they leave); the bound comes first.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import sys
 
 #: glibc's ``mallopt`` parameter number for the mapping threshold
 _M_MMAP_THRESHOLD = -3
-#: blocks above this size get mappings of their own (the reads of 1 MiB stay under it)
-THRESHOLD = 2 << 20
+#: blocks above this size get mappings of their own (glibc's starting threshold)
+THRESHOLD = 128 * 1024
 
 _held = False
 
