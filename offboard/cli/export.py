@@ -40,14 +40,27 @@ from offboard.errors import ConfigError
     default=None,
     help="How many records per account get a PDF (default: all; 20,000 at large scale).",
 )
+@click.option(
+    "--postgres",
+    metavar="URL",
+    help="Also copy the demo into this empty PostgreSQL database (postgresql://user@host/db), "
+    "in the typed reference schema.",
+)
 @quiet_option
 @handle_errors
 def demo(
-    path: Path, accounts: int, scale: str, seed: int, documents: int | None, quiet: bool
+    path: Path,
+    accounts: int,
+    scale: str,
+    seed: int,
+    documents: int | None,
+    postgres: str | None,
+    quiet: bool,
 ) -> None:
     """Write a demo SaaS database (SQLite) with ACCOUNTS tenant accounts and their PDFs.
 
-    PATH defaults to demo/offboard-demo.db; documents go in the folder beside it.
+    PATH defaults to demo/offboard-demo.db; documents go in the folder beside it. With
+    --postgres URL, the same data is then copied into that PostgreSQL database.
     """
     from offboard.demo import generate_demo
 
@@ -67,6 +80,11 @@ def demo(
     click.echo(f"Documents:     {result.documents_dir}")
     click.echo(f"Accounts:      {', '.join(result.account_ids)}")
     click.echo(f"Source URL:    sqlite:///{result.path}")
+    if postgres is not None:
+        from offboard.demo.postgres import load_into
+
+        url = load_into(result.path, postgres, result.documents_dir)
+        click.echo(f"PostgreSQL:    {url}")
 
 
 @cli.command()

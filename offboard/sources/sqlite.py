@@ -25,18 +25,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from offboard.arrowutil import strings
-from offboard.errors import RecordError, SchemaError, SourceError, SourceUnavailable, UnknownAccount
-from offboard.fsutil import is_within
+from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
 from offboard.sources import scheme_of
 
-from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+from .base import AccountInfo, DocumentRef, Source
+from .records import DOCUMENT_COLUMNS, document_refs, document_under, to_schema
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
 
 _MAGIC = b"SQLite format 3\x00"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DOCUMENT_COLUMNS = ("record_id", "number", "date", "party", "locator")
 #: rows per batch: 4,096 is as fast as larger batches and keeps memory low (see BENCHMARKS.md)
 BATCH_ROWS = 4096
 
@@ -202,7 +201,7 @@ class SQLiteSource(Source):
                 first = False
             if raw.num_rows == 0:
                 continue
-            yield _to_schema(raw, schema, table, offset)
+            yield to_schema(raw, schema, table, offset)
             offset += raw.num_rows
 
     # -- documents ----------------------------------------------------------------------------
@@ -214,74 +213,7 @@ class SQLiteSource(Source):
             if first:
                 batch = batch.slice(1)
                 first = False
-            for row in batch.to_pylist():
-                yield DocumentRef(
-                    kind=documents.kind,
-                    record_id=str(row["record_id"] or ""),
-                    number=str(row["number"] or ""),
-                    date=str(row["date"] or ""),
-                    party=str(row["party"] or ""),
-                    locator=row["locator"],
-                )
+            yield from document_refs(documents.kind, batch)
 
     def document_path(self, ref: DocumentRef) -> Path:
-        if not ref.locator:
-            raise DocumentUnavailable("no document")
-        locator = ref.locator
-        if "\x00" in locator or Path(locator).is_absolute() or locator.startswith(("/", "\\")):
-            raise DocumentUnavailable("unsafe locator")
-        path = self.documents_root / locator
-        if not is_within(path, self.documents_root):
-            raise DocumentUnavailable("unsafe locator")
-        if not path.is_file():
-            raise DocumentUnavailable("missing")
-        return path
-
-
-def _to_schema(
-    batch: pa.RecordBatch, schema: pa.Schema, table: Table, offset: int
-) -> pa.RecordBatch:
-    """Cast a raw batch to ``schema``; a value that does not fit names its record."""
-    arrays = []
-    for i, field in enumerate(schema):
-        column = batch.column(i)
-        if column.type != field.type:
-            try:
-                column = column.cast(field.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise _bad_value(batch, schema, table, offset, i, str(exc)) from exc
-        if not field.nullable and column.null_count:
-            raise _bad_value(batch, schema, table, offset, i, "empty value in a required column")
-        arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _first_bad_row(column: pa.Array, field: pa.Field) -> int:
-    """The index of the first value of ``column`` that does not fit ``field``."""
-    for row, value in enumerate(column.to_pylist()):
-        if value is None:
-            if not field.nullable:
-                return row
-            continue
-        try:
-            pa.array([value], type=column.type).cast(field.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return row
-    return 0
-
-
-def _bad_value(
-    batch: pa.RecordBatch, schema: pa.Schema, table: Table, offset: int, index: int, why: str
-) -> RecordError:
-    field = schema.field(index)
-    column = batch.column(index)
-    row = _first_bad_row(column, field)
-    key_values = [
-        f"{k}={batch.column(schema.get_field_index(k))[row].as_py()!r}" for k in table.primary_key
-    ]
-    value = column[row].as_py()
-    reason = why.splitlines()[0]
-    return RecordError(
-        f"table {table.name!r}, record {', '.join(key_values)} (row {offset + row + 1}): "
-        f"column {field.name!r} value {value!r} is not a valid {field.type}: {reason}"
-    )
+        return document_under(self.documents_root, ref)

@@ -1,0 +1,217 @@
+"""The PostgreSQL source against a real server: the same export, byte for byte, as SQLite's.
+
+The demo database is copied into PostgreSQL's typed reference schema (numeric, date,
+timestamptz, boolean) and exported from both; every CSV file, document and bundle must be
+identical. Server settings that could change the text of values (time zone, DateStyle) and
+column types a vendor might use instead (timestamp without time zone, unconstrained numeric)
+are tried too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from offboard.cli import cli
+from offboard.demo.postgres import load_demo
+from tests.pgserver import PgServer, pg_server_session  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("pg_server")
+
+
+def documents_of(db: Path) -> Path:
+    return db.parent / f"{db.stem}-documents"
+
+
+def pg_url(server: PgServer, name: str, db: Path) -> str:
+    return f"{server.url(name)}?documents={documents_of(db)}"
+
+
+def fresh(server: PgServer, name: str, demo_db: Path) -> str:
+    """A new database holding the demo, its source URL."""
+    load_demo(demo_db, server.create_database(name))
+    return pg_url(server, name, demo_db)
+
+
+@pytest.fixture(scope="module")
+def pg_demo(pg_server: PgServer, demo_db: Path) -> str:
+    return fresh(pg_server, "demo", demo_db)
+
+
+def export(source: str, out: Path, *extra: str) -> tuple[int, str]:
+    args = ["export", source, "-a", "acc-0001", "--out", str(out), "--quiet"]
+    args += ["--allow-missing-documents", *extra]
+    done = CliRunner().invoke(cli, args)
+    return done.exit_code, done.output
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "export-summary.json"
+    }
+
+
+@pytest.fixture(scope="module")
+def sqlite_export(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("sqlite") / "out"
+    code, output = export(f"sqlite:///{demo_db}", out)
+    assert code == 0, output
+    return files(out)
+
+
+def same_as_sqlite(source: str, out: Path, expected: dict[str, bytes]) -> None:
+    code, output = export(source, out)
+    assert code == 0, output
+    got = files(out)
+    assert sorted(got) == sorted(expected)
+    differing = [name for name in expected if got[name] != expected[name]]
+    assert differing == []
+
+
+def test_the_postgresql_export_is_byte_identical_to_the_sqlite_one(
+    pg_demo: str, sqlite_export: dict[str, bytes], tmp_path: Path
+) -> None:
+    assert any(name.startswith("csv/") for name in sqlite_export)
+    assert any(name.endswith(".pdf") for name in sqlite_export)
+    same_as_sqlite(pg_demo, tmp_path / "pg", sqlite_export)
+    summary = json.loads((tmp_path / "pg" / "export-summary.json").read_text())
+    assert summary["source"].startswith("PostgreSQL database demo on 127.0.0.1:")
+
+
+def test_the_server_s_time_zone_and_date_style_change_nothing(
+    pg_server: PgServer, demo_db: Path, sqlite_export: dict[str, bytes], tmp_path: Path
+) -> None:
+    url = fresh(pg_server, "settings", demo_db)
+    pg_server.psql(
+        "ALTER DATABASE settings SET timezone TO 'Pacific/Kiritimati';"
+        "ALTER DATABASE settings SET datestyle TO 'SQL, DMY';"
+    )
+    same_as_sqlite(url, tmp_path / "pg", sqlite_export)
+
+
+def test_timestamps_without_time_zone_are_taken_as_utc(
+    pg_server: PgServer, demo_db: Path, sqlite_export: dict[str, bytes], tmp_path: Path
+) -> None:
+    url = fresh(pg_server, "naive", demo_db)
+    pg_server.psql(
+        "ALTER TABLE invoices ALTER COLUMN created_at TYPE timestamp "
+        "USING created_at AT TIME ZONE 'UTC';"
+        "ALTER DATABASE naive SET timezone TO 'America/St_Johns';",
+        "naive",
+    )
+    same_as_sqlite(url, tmp_path / "pg", sqlite_export)
+
+
+@pytest.fixture
+def loose(pg_server: PgServer, demo_db: Path) -> Iterator[tuple[str, str]]:
+    """A copy of the demo whose invoice amounts and times accept more than an export keeps;
+    (URL, id of the account's first invoice)."""
+    url = fresh(pg_server, "loose", demo_db)
+    pg_server.psql(
+        "ALTER TABLE invoices ALTER COLUMN total_ttc TYPE numeric;"
+        "ALTER TABLE invoices ALTER COLUMN updated_at TYPE timestamptz(6);",
+        "loose",
+    )
+    first = pg_server.psql(
+        "SELECT id FROM invoices WHERE account_id = 'acc-0001' ORDER BY id LIMIT 1", "loose"
+    ).strip()
+    yield url, first
+    pg_server.psql("DROP DATABASE loose WITH (FORCE)")
+
+
+def test_an_amount_with_more_decimals_is_refused_with_its_record(
+    loose: tuple[str, str], pg_server: PgServer, tmp_path: Path
+) -> None:
+    url, invoice = loose
+    pg_server.psql(f"UPDATE invoices SET total_ttc = 10.005 WHERE id = '{invoice}'", "loose")
+    code, output = export(url, tmp_path / "out", "--kinds", "sales_invoices")
+    assert code == 9, output  # a bad record
+    assert f"id='{invoice}'" in output and "total_ttc" in output and "10.005" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_time_with_a_fraction_of_a_second_is_refused_with_its_record(
+    loose: tuple[str, str], pg_server: PgServer, tmp_path: Path
+) -> None:
+    url, invoice = loose
+    pg_server.psql(
+        f"UPDATE invoices SET updated_at = updated_at + interval '0.25 second' "
+        f"WHERE id = '{invoice}'",
+        "loose",
+    )
+    code, output = export(url, tmp_path / "out", "--kinds", "sales_invoices")
+    assert code == 9, output  # a bad record
+    assert f"id='{invoice}'" in output and "updated_at" in output and ".250000Z" in output
+
+
+def test_accounts_and_an_unknown_account(pg_demo: str) -> None:
+    done = CliRunner().invoke(cli, ["accounts", pg_demo])
+    assert done.exit_code == 0 and "acc-0001" in done.output and "acc-0002" in done.output
+    for account in ("acc-9999", "x' OR '1'='1"):
+        done = CliRunner().invoke(cli, ["export", pg_demo, "-a", account, "--out", "/nonexistent"])
+        assert done.exit_code == 4, done.output  # unknown account
+        assert "acc-0001" in done.output  # the known accounts are listed
+
+
+def test_a_server_that_does_not_answer_is_named(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            f"postgresql://offboard@127.0.0.1:{port}/demo",
+            "-a",
+            "acc-0001",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert done.exit_code == 3, done.output  # the source
+    assert f"PostgreSQL database demo on 127.0.0.1:{port}: cannot connect" in done.output
+    assert "Traceback" not in done.output
+
+
+def test_the_session_is_read_only(pg_demo: str) -> None:
+    from offboard.sources import open_source
+
+    source = open_source(pg_demo)
+    try:
+        source.accounts()
+        with pytest.raises(Exception, match="read-only"):
+            source._execute("CREATE TABLE intruder (x int)")  # type: ignore[attr-defined]
+    finally:
+        source.close()
+
+
+def test_the_demo_command_loads_postgresql_and_prints_the_source(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    url = pg_server.create_database("fromcli")
+    db = tmp_path / "d.db"
+    args = ["demo", str(db), "--accounts", "1", "--documents", "3", "--postgres", url]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    source = next(
+        line.split(None, 1)[1]
+        for line in done.output.splitlines()
+        if line.startswith("PostgreSQL:")
+    )
+    assert source.startswith(url + "?documents=")
+    code, output = export(source, tmp_path / "out")
+    assert code == 0, output
+    assert len(list((tmp_path / "out" / "documents").rglob("*.pdf"))) >= 3
+    # a second load into the same database fails whole, and says why
+    again = CliRunner().invoke(cli, [*args[:2], "--postgres", url, "--accounts", "1"])
+    assert again.exit_code == 3 and "could not be loaded" in again.output, again.output
+    count = pg_server.psql("SELECT count(*) FROM accounts", "fromcli").strip()
+    assert count == "1"
