@@ -58,10 +58,11 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format offboard exporters manifests tests bench
 	$(BIN)/ruff check --fix offboard exporters manifests tests bench
 
-bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv and pandas; archive+verify vs bagit-python (cached data)
+bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory (cached data)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/verify_memory.py
+	$(BIN)/python bench/postgres.py
 
 clean: ## remove the virtualenv, demo and caches
 	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ The exception tree::
 
     OffboardError                      exit 70 unless a subclass says otherwise
     ├── ConfigError                    exit 2   a bad option or argument
+    │   └── MappingError               exit 2   a mapping file that cannot be used (names the key)
     ├── KeyFileError                   exit 10  a key file is unreadable, malformed or locked
     │   └── WrongPassphrase            exit 10  the passphrase does not open the secret key
     ├── SourceError                    exit 3   the source cannot be opened or read
@@ -148,6 +149,10 @@ class OutputError(OffboardError):
 
 class OutputExists(OutputError):
     """The output folder already holds files that this export would overwrite."""
+
+
+class MappingError(ConfigError):
+    """A mapping file that cannot be used; the message names the file, section and key."""
 
 
 class KeyFileError(OffboardError):

@@ -124,3 +124,37 @@ def print_verify_report(report: Any) -> None:
     console.print(table)
     if len(report.problems) > 1000:
         console.print(f"... and {len(report.problems) - 1000} more (use --json for all)")
+
+
+def print_mapping_check(result: Any) -> None:
+    """What each exporter would get from the source (``offboard mapping check``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(100, shutil.get_terminal_size().columns))
+    console.print(f"mapping {result.mapping}, account {result.account}")
+    table = Table("kind", "table", "from", "rows", "sample / problem", show_lines=False)
+    for t in result.tables:
+        detail = t.problem or ", ".join(f"{k}={v!r}" for k, v in list(t.sample.items())[:4])
+        style = "red" if t.problem else None
+        table.add_row(
+            t.kind,
+            t.table,
+            "mapping" if t.mapped else "reference",
+            f"{t.rows:,}",
+            detail,
+            style=style,
+        )
+    for d in result.documents:
+        missing = ", ".join(f"{n} {why}" for why, n in sorted(d.unavailable.items()))
+        detail = d.problem or f"{d.found:,} files found" + (f"; {missing}" if missing else "")
+        table.add_row(
+            d.kind,
+            "(documents)",
+            "mapping" if d.mapped else "reference",
+            f"{d.documents:,}",
+            detail,
+            style="red" if d.problem else None,
+        )
+    console.print(table)
+    console.print("OK: every query works" if result.ok else "PROBLEMS: see the red rows")

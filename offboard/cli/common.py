@@ -22,6 +22,25 @@ def source_argument(f: F) -> F:
     return click.argument("source", metavar="SOURCE")(f)
 
 
+def mapping_option(f: F) -> F:
+    return click.option(
+        "--mapping",
+        "mapping_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="A mapping file (TOML) saying how the source's own schema gives each table "
+        "(docs/mappings.md). Default: the reference schema.",
+    )(f)
+
+
+def open_mapped(source: str, mapping_file: Path | None) -> Any:
+    """The source named by SOURCE, reading through ``mapping_file`` if one is given."""
+    from offboard.sources import Mapping, open_source
+
+    mapping = None if mapping_file is None else Mapping.load(mapping_file)
+    return open_source(source, mapping)
+
+
 def account_option(f: F) -> F:
     return click.option(
         "--account", "-a", required=True, metavar="ID", help="The account to export."

@@ -17,6 +17,8 @@ from offboard.cli.common import (
     cli,
     handle_errors,
     json_option,
+    mapping_option,
+    open_mapped,
     quiet_option,
     source_argument,
 )
@@ -157,6 +159,7 @@ def demo(
     default=None,
     help="Tables and document sets exported at once (default: the number of cores).",
 )
+@mapping_option
 @json_option
 @quiet_option
 @handle_errors
@@ -178,6 +181,7 @@ def export(
     created_at: str | None,
     split_size: str,
     split_files: int,
+    mapping_file: Path | None,
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -190,7 +194,6 @@ def export(
     from offboard.csvio import get_dialect
     from offboard.errors import DocumentsIncomplete
     from offboard.pipeline import ExportOptions, export_account
-    from offboard.sources import open_source
     from offboard.ui import print_summary, progress_bars
 
     options = ExportOptions(
@@ -211,7 +214,7 @@ def export(
     bars = [(e.name, e.title) for e in chosen]
     if archive is not None:
         bars.append(("archive", "Signed archive"))
-    src = open_source(source)
+    src = open_mapped(source, mapping_file)
     try:
         with progress_bars(bars, not quiet) as progress:
             try:
@@ -259,13 +262,12 @@ def kinds(as_json: bool) -> None:
 
 @cli.command()
 @source_argument
+@mapping_option
 @json_option
 @handle_errors
-def accounts(source: str, as_json: bool) -> None:
+def accounts(source: str, mapping_file: Path | None, as_json: bool) -> None:
     """List the accounts of SOURCE."""
-    from offboard.sources import open_source
-
-    src = open_source(source)
+    src = open_mapped(source, mapping_file)
     try:
         found = src.accounts()
     finally:

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from offboard.errors import PluginError, SourceError
+from offboard.errors import MappingError, PluginError, SourceError
 
 from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+from .mapping import Mapping
 
 GROUP = "offboard.sources"
 _BARE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
-__all__ = ["AccountInfo", "DocumentRef", "DocumentUnavailable", "Source", "open_source"]
+__all__ = [
+    "AccountInfo",
+    "DocumentRef",
+    "DocumentUnavailable",
+    "Mapping",
+    "MappingError",
+    "Source",
+    "open_source",
+]
 
 
 def scheme_of(url: str) -> str:
@@ -31,8 +40,9 @@ def scheme_of(url: str) -> str:
     )
 
 
-def open_source(url: str) -> Source:
-    """Open the source named by ``url`` through its registered scheme."""
+def open_source(url: str, mapping: Mapping | None = None) -> Source:
+    """Open the source named by ``url`` through its registered scheme, reading the tables
+    ``mapping`` maps (if any) its way."""
     scheme = scheme_of(url)
     known = []
     for ep in entry_points(group=GROUP):
@@ -43,6 +53,8 @@ def open_source(url: str) -> Source:
             except Exception as exc:
                 raise PluginError(f"source plugin {ep.name!r} cannot be loaded: {exc}") from exc
             source: Source = cls.from_url(url)
+            if mapping is not None:
+                source.mapping = mapping
             return source
     raise SourceError(
         f"source {url!r}: no source handles the scheme {scheme!r} "

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from offboard.sources.mapping import Mapping
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -77,9 +79,24 @@ class Source(ABC):
         refused.
         """
 
+    #: where each table is read from: the reference schema, unless a mapping file says otherwise
+    mapping: Mapping = Mapping.reference()
+
+    def account_in_list(self, account: str) -> AccountInfo:
+        """``account`` from :meth:`accounts` (for mappings that only say how to list them)."""
+        from offboard.errors import UnknownAccount
+
+        known = self.accounts()
+        for found in known:
+            if found.id == account:
+                return found
+        raise UnknownAccount(account, [a.id for a in known])
+
     def clone(self) -> Source:
-        """A new handle on the same source, for use from another thread."""
-        return type(self).from_url(self.url)
+        """A new handle on the same source (and mapping), for use from another thread."""
+        other = type(self).from_url(self.url)
+        other.mapping = self.mapping
+        return other
 
     url: str
 

@@ -36,6 +36,7 @@ import pyarrow as pa
 from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
 
 from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+from .mapping import canonical_query
 from .records import DOCUMENT_COLUMNS, document_refs, document_under, to_schema
 
 if TYPE_CHECKING:
@@ -210,19 +211,17 @@ class PostgresSource(Source):
 
     # -- accounts -----------------------------------------------------------------------------
     def accounts(self) -> list[AccountInfo]:
-        rows = self._rows(
-            "SELECT CAST(id AS TEXT) AS id, CAST(name AS TEXT) AS name FROM accounts "
-            'ORDER BY id COLLATE "C"',
-            "accounts",
+        query = (
+            self.mapping.accounts_list or 'SELECT id, name FROM accounts ORDER BY id COLLATE "C"'
         )
+        rows = self._rows(_accounts_query(query), "accounts")
         return [AccountInfo(str(r["id"]), str(r["name"])) for r in rows]
 
     def check_account(self, account: str) -> AccountInfo:
-        rows = self._rows(
-            "SELECT CAST(id AS TEXT) AS id, CAST(name AS TEXT) AS name FROM accounts "
-            f"WHERE id = {literal(account)}",
-            f"account {account!r}",
-        )
+        if self.mapping.accounts_list is not None and self.mapping.accounts_one is None:
+            return self.account_in_list(account)
+        query = self.mapping.accounts_one or "SELECT id, name FROM accounts WHERE id = ?"
+        rows = self._rows(_accounts_query(bind_account(query, account)), f"account {account!r}")
         if not rows:
             raise UnknownAccount(account, [a.id for a in self.accounts()])
         return AccountInfo(str(rows[0]["id"]), str(rows[0]["name"]))
@@ -232,7 +231,7 @@ class PostgresSource(Source):
         self, table: Table, account: str, *, batch_rows: int = 65536
     ) -> Iterator[pa.RecordBatch]:
         schema = table.schema
-        sql = typed_query(bind_account(table.query, account), schema.names, schema.types)
+        sql = typed_query(self.table_query(table, account), schema.names, schema.types)
         offset = 0
         for raw in self._query(sql, f"table {table.name!r}"):
             if raw.num_rows == 0:
@@ -241,9 +240,36 @@ class PostgresSource(Source):
             offset += raw.num_rows
 
     # -- documents ----------------------------------------------------------------------------
+    def table_query(self, table: Table, account: str) -> str:
+        """``table``'s query with the account bound: the mapping's, wrapped to its canonical
+        columns, or its own."""
+        mapped = self.mapping.table(table)
+        if mapped is None:
+            return bind_account(table.query, account)
+        probe = f"SELECT * FROM ({bind_account(mapped[0], account)}) AS m LIMIT 0"
+        returned = self._schema(probe, f"table {table.name!r}").names
+        return bind_account(canonical_query(self.mapping, table, returned, cents_sql), account)
+
+    def _schema(self, sql: str, what: str) -> pa.Schema:
+        import adbc_driver_manager
+
+        statement = adbc_driver_manager.AdbcStatement(self._connection())
+        try:
+            statement.set_sql_query(sql)
+            stream, _ = statement.execute_query()
+            reader = pa.RecordBatchReader._import_from_c(stream.address)
+            schema: pa.Schema = reader.schema
+            reader.close()
+        except Exception as exc:
+            raise SchemaError(f"{what}: the mapped query failed: {_first_line(exc)}") from exc
+        finally:
+            statement.close()
+        return schema
+
     def read_documents(self, documents: DocumentSet, account: str) -> Iterator[DocumentRef]:
         names = list(DOCUMENT_COLUMNS)
-        sql = typed_query(bind_account(documents.query, account), names, [pa.string()] * len(names))
+        query = bind_account(self.mapping.document_query(documents), account)
+        sql = typed_query(query, names, [pa.string()] * len(names))
         for batch in self._query(sql, f"documents {documents.kind!r}"):
             yield from document_refs(documents.kind, batch)
 
@@ -263,4 +289,21 @@ def _unavailable(message: str) -> bool:
     return any(
         word in lowered
         for word in ("connection", "could not connect", "timeout", "terminat", "server closed")
+    )
+
+
+def _accounts_query(query: str) -> str:
+    return (
+        f'SELECT CAST(a."id" AS TEXT) AS "id", CAST(a."name" AS TEXT) AS "name" FROM ({query}) AS a'
+    )
+
+
+def cents_sql(expr: str) -> str:
+    """PostgreSQL: the exact decimal text of the whole cents ``expr`` (text Arrow then
+    refuses, naming the record, when the value is not a whole number)."""
+    n = f"CAST({expr} AS NUMERIC)"
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL WHEN {n} <> trunc({n}) "
+        f"THEN 'not whole cents: ' || CAST({expr} AS TEXT) "
+        f"ELSE CAST(CAST({n} / 100 AS NUMERIC(38,2)) AS TEXT) END"
     )

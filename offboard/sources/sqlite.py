@@ -29,6 +29,7 @@ from offboard.errors import SchemaError, SourceError, SourceUnavailable, Unknown
 from offboard.sources import scheme_of
 
 from .base import AccountInfo, DocumentRef, Source
+from .mapping import canonical_query
 from .records import DOCUMENT_COLUMNS, document_refs, document_under, to_schema
 
 if TYPE_CHECKING:
@@ -176,13 +177,15 @@ class SQLiteSource(Source):
 
     # -- accounts -----------------------------------------------------------------------------
     def accounts(self) -> list[AccountInfo]:
-        rows = self._rows("SELECT id, name FROM accounts ORDER BY id", [], "accounts")
+        query = self.mapping.accounts_list or "SELECT id, name FROM accounts ORDER BY id"
+        rows = self._rows(_accounts_query(query), [], "accounts")
         return [AccountInfo(str(r["id"]), str(r["name"])) for r in rows]
 
     def check_account(self, account: str) -> AccountInfo:
-        rows = self._rows(
-            "SELECT id, name FROM accounts WHERE id = ?", [account], f"account {account!r}"
-        )
+        if self.mapping.accounts_list is not None and self.mapping.accounts_one is None:
+            return self.account_in_list(account)
+        query = self.mapping.accounts_one or "SELECT id, name FROM accounts WHERE id = ?"
+        rows = self._rows(_accounts_query(query), [account], f"account {account!r}")
         if not rows:
             raise UnknownAccount(account, [a.id for a in self.accounts()])
         return AccountInfo(str(rows[0]["id"]), str(rows[0]["name"]))
@@ -192,7 +195,7 @@ class SQLiteSource(Source):
         self, table: Table, account: str, *, batch_rows: int = 65536
     ) -> Iterator[pa.RecordBatch]:
         schema = table.schema
-        sql = typed_query(table.query, schema.names, schema.types)
+        sql = typed_query(self.table_query(table, account), schema.names, schema.types)
         first = True
         offset = 0
         for raw in self._query(sql, [account], f"table {table.name!r}"):
@@ -204,10 +207,39 @@ class SQLiteSource(Source):
             yield to_schema(raw, schema, table, offset)
             offset += raw.num_rows
 
+    def table_query(self, table: Table, account: str) -> str:
+        """``table``'s query: the mapping's, wrapped to its canonical columns, or its own."""
+        mapped = self.mapping.table(table)
+        if mapped is None:
+            return table.query
+        returned = self._columns(mapped[0], account, f"table {table.name!r}")
+        return canonical_query(self.mapping, table, returned, cents_sql)
+
+    def _columns(self, query: str, account: str, what: str) -> list[str]:
+        """The names of the columns ``query`` returns."""
+        import adbc_driver_manager
+
+        statement = adbc_driver_manager.AdbcStatement(self._connection())
+        try:
+            statement.set_sql_query(f"SELECT * FROM ({query}) AS m LIMIT 0")
+            bound = pa.RecordBatch.from_arrays([strings([account])], names=["0"])
+            statement.bind(bound)
+            stream, _ = statement.execute_query()
+            reader = pa.RecordBatchReader._import_from_c(stream.address)
+            names: list[str] = reader.schema.names
+            reader.close()
+        except Exception as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SchemaError(f"{what}: the mapped query failed: {message}") from exc
+        finally:
+            statement.close()
+        return names
+
     # -- documents ----------------------------------------------------------------------------
     def read_documents(self, documents: DocumentSet, account: str) -> Iterator[DocumentRef]:
         names = list(DOCUMENT_COLUMNS)
-        sql = typed_query(documents.query, names, [pa.string()] * len(names))
+        query = self.mapping.document_query(documents)
+        sql = typed_query(query, names, [pa.string()] * len(names))
         first = True
         for batch in self._query(sql, [account], f"documents {documents.kind!r}"):
             if first:
@@ -217,3 +249,21 @@ class SQLiteSource(Source):
 
     def document_path(self, ref: DocumentRef) -> Path:
         return document_under(self.documents_root, ref)
+
+
+def _accounts_query(query: str) -> str:
+    """An accounts query's ``id`` and ``name`` as text."""
+    return (
+        f'SELECT CAST(a."id" AS TEXT) AS "id", CAST(a."name" AS TEXT) AS "name" FROM ({query}) AS a'
+    )
+
+
+def cents_sql(expr: str) -> str:
+    """SQLite: the exact decimal text of the whole cents ``expr`` (text Arrow then refuses,
+    naming the record, when the value is not an integer)."""
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL "
+        f"WHEN typeof({expr}) <> 'integer' THEN 'not whole cents: ' || {expr} "
+        f"ELSE (CASE WHEN {expr} < 0 THEN '-' ELSE '' END) || (abs({expr}) / 100) || '.' "
+        f"|| substr('0' || (abs({expr}) % 100), -2, 2) END"
+    )

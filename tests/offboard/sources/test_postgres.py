@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from offboard.cli import cli
 from offboard.demo.postgres import load_demo
+from tests.offboard.sources.exports import export, files
 from tests.pgserver import PgServer, pg_server_session  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("pg_server")
@@ -40,21 +41,6 @@ def fresh(server: PgServer, name: str, demo_db: Path) -> str:
 @pytest.fixture(scope="module")
 def pg_demo(pg_server: PgServer, demo_db: Path) -> str:
     return fresh(pg_server, "demo", demo_db)
-
-
-def export(source: str, out: Path, *extra: str) -> tuple[int, str]:
-    args = ["export", source, "-a", "acc-0001", "--out", str(out), "--quiet"]
-    args += ["--allow-missing-documents", *extra]
-    done = CliRunner().invoke(cli, args)
-    return done.exit_code, done.output
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "export-summary.json"
-    }
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +201,63 @@ def test_the_demo_command_loads_postgresql_and_prints_the_source(
     assert again.exit_code == 3 and "could not be loaded" in again.output, again.output
     count = pg_server.psql("SELECT count(*) FROM accounts", "fromcli").strip()
     assert count == "1"
+
+
+def test_postgresql_cents_are_exact(pg_server: PgServer) -> None:
+    from offboard.sources.postgres import cents_sql
+
+    values = "(4571400), (-1250), (5), (-7), (0), (NULL), (12.5), (922337203685477580)"
+    out = pg_server.psql(f"SELECT {cents_sql('x')} FROM (VALUES {values}) AS v(x)")
+    assert out.splitlines() == [
+        "45714.00",
+        "-12.50",
+        "0.05",
+        "-0.07",
+        "0.00",
+        "",
+        "not whole cents: 12.5",
+        "9223372036854775.80",
+    ]
+
+
+def test_a_mapping_reads_a_postgresql_schema_of_its_own(
+    pg_server: PgServer, demo_db: Path, sqlite_export: dict[str, bytes], tmp_path: Path
+) -> None:
+    """A vendor's table in PostgreSQL, amounts in cents: mapped, the same invoices."""
+    url = fresh(pg_server, "vendor", demo_db)
+    pg_server.psql(
+        "CREATE TABLE bills AS SELECT id AS bill_id, account_id AS tenant, number AS bill_no,"
+        " kind, customer_id, quote_id, credited_invoice_id, issue_date, due_date,"
+        " payment_terms, status, CAST(total_ht * 100 AS BIGINT) AS ht_cents,"
+        " CAST(total_vat * 100 AS BIGINT) AS vat_cents,"
+        " CAST(total_ttc * 100 AS BIGINT) AS ttc_cents,"
+        " CAST(amount_paid * 100 AS BIGINT) AS paid_cents, currency, pdf_path,"
+        " created_at, updated_at FROM invoices;",
+        "vendor",
+    )
+    mapping = tmp_path / "vendor.toml"
+    mapping.write_text(
+        '[mapping]\nformat = 1\nname = "vendor"\n\n[tables.sales_invoices]\nquery = """\n'
+        "SELECT b.bill_id AS id, b.bill_no AS number, b.kind, b.customer_id,"
+        " c.name AS customer_name, c.siren AS customer_siren,"
+        " c.vat_number AS customer_vat_number, b.quote_id, b.credited_invoice_id,"
+        " b.issue_date, b.due_date, b.payment_terms, b.status, b.ht_cents AS total_ht,"
+        " b.vat_cents AS total_vat, b.ttc_cents AS total_ttc, b.paid_cents AS amount_paid,"
+        " b.currency, b.created_at, b.updated_at"
+        " FROM bills b JOIN companies c ON c.id = b.customer_id WHERE b.tenant = ?"
+        ' ORDER BY b.issue_date, b.bill_no\n"""\n'
+        'cents = ["total_ht", "total_vat", "total_ttc", "amount_paid"]\n',
+        encoding="utf-8",
+    )
+    code, output = export(
+        url,
+        tmp_path / "out",
+        "--mapping",
+        str(mapping),
+        "--kinds",
+        "sales_invoices",
+        "--no-documents",
+    )
+    assert code == 0, output
+    got = (tmp_path / "out" / "csv" / "sales_invoices.csv").read_bytes()
+    assert got == sqlite_export["csv/sales_invoices.csv"]
