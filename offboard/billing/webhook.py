@@ -48,9 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from offboard import __version__
 from offboard.errors import BillingRejected, BillingUnavailable, ConfigError
-
-from .base import BillingBackend, BillingContext, BillingResult, TerminationRequest
-from .transport import (
+from offboard.transport import (
     MAX_RESPONSE_BYTES,
     Answer,
     Endpoint,
@@ -58,13 +56,15 @@ from .transport import (
     excerpt,
     origin_of,
     parse_retry_after,
+    retry_policy,
     sanitize,
 )
+
+from .base import BillingBackend, BillingContext, BillingResult, TerminationRequest
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from tenacity import RetryCallState
 
 log = logging.getLogger("offboard.billing")
 
@@ -153,14 +153,6 @@ class WebhookBilling(BillingBackend):
         return "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
 
     def terminate(self, request: TerminationRequest, conn: sqlite3.Connection) -> BillingResult:
-        from tenacity import (
-            Retrying,
-            retry_if_exception_type,
-            stop_after_attempt,
-            wait_exponential,
-            wait_random,
-        )
-
         body = request.body()
         headers = {
             "Content-Type": "application/json",
@@ -169,24 +161,12 @@ class WebhookBilling(BillingBackend):
             "X-Offboard-Signature": self.signature(body),
             "User-Agent": f"offboard/{__version__}",
         }
-        # backoff, 2 x backoff, 4 x backoff... plus up to one backoff of jitter
-        backoff = wait_exponential(multiplier=self.backoff, max=self.max_wait) + wait_random(
-            0, self.backoff
-        )
-
-        def wait(state: RetryCallState) -> float:
-            failure = state.outcome.exception() if state.outcome else None
-            if isinstance(failure, Transient) and failure.retry_after is not None:
-                return min(failure.retry_after, self.max_wait)
-            return min(float(backoff(state)), self.max_wait)
-
-        retrying = Retrying(
+        retrying = retry_policy(
+            attempts=self.attempts,
+            backoff=self.backoff,
+            max_wait=self.max_wait,
             sleep=lambda seconds: self.sleep(seconds),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait,
-            retry=retry_if_exception_type(Transient),
-            before_sleep=self._log_retry,
-            reraise=True,
+            on_retry=self._log_retry,
         )
         try:
             answer: Answer = retrying(self._attempt, request, body, headers)
@@ -198,14 +178,11 @@ class WebhookBilling(BillingBackend):
             ) from None
         return self._success(request, answer)
 
-    def _log_retry(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
-        cause = failure.cause if isinstance(failure, Transient) else repr(failure)
-        pause = state.next_action.sleep if state.next_action else 0.0
+    def _log_retry(self, attempt: int, cause: str, pause: float) -> None:
         log.warning(
             "billing webhook at %s: attempt %d of %d failed (%s); retrying in %.1f s",
             self.origin,
-            state.attempt_number,
+            attempt,
             self.attempts,
             cause,
             pause,

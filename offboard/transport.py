@@ -1,9 +1,11 @@
-"""One HTTP POST to a billing system, with answers treated as hostile input.
+"""One HTTP request (a billing system's POST, an API's GET), answers treated as hostile input.
 
 Standard library only (:mod:`http.client`, imported when first used). An attempt is cut off
 after its timeout however slowly the bytes come (a watchdog shuts the socket down), at most
-64 KiB of an answer's body is read, redirects are never followed, and whatever comes from the
-answer reaches a message only through :func:`sanitize`.
+``max_bytes`` of an answer's body are read (64 KiB by default), redirects are never followed,
+and whatever comes from the answer reaches a message only through :func:`sanitize`.
+:func:`retry_policy` is the one retry policy of both: exponential backoff with jitter,
+``Retry-After`` honoured (capped), a warning logged before each retry.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import socket
 import threading
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from offboard.errors import BillingError, ConfigError
@@ -132,6 +134,28 @@ class Endpoint:
 
     def post(self, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
         """One POST, cut off after ``timeout`` seconds in all; raises :class:`Transient`."""
+        return self.request("POST", self.target, body, headers, timeout)
+
+    def get(
+        self, target: str, headers: Mapping[str, str], timeout: float, max_bytes: int
+    ) -> Answer:
+        """One GET of ``target`` (a path and query on this endpoint's host), its whole body:
+        a body shorter than its Content-Length raises :class:`Transient`; at most
+        ``max_bytes + 1`` bytes are read (the one more tells the answer was too long)."""
+        return self.request("GET", target, None, headers, timeout, max_bytes, whole=True)
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+        *,
+        whole: bool = False,
+    ) -> Answer:
+        """One request, cut off after ``timeout`` seconds in all; raises :class:`Transient`."""
         import http.client
         import ssl
 
@@ -146,7 +170,7 @@ class Endpoint:
                 watchdog = threading.Timer(remaining, _cut_off, (conn.sock, expired))
                 watchdog.daemon = True
                 watchdog.start()
-                conn.request("POST", self.target, body=body, headers=dict(headers))
+                conn.request(method, target, body=body, headers=dict(headers))
                 response = conn.getresponse()
             except ssl.SSLCertVerificationError as exc:
                 raise BillingError(
@@ -157,7 +181,7 @@ class Endpoint:
                 if expired.is_set() or isinstance(exc, TimeoutError):
                     raise Transient(f"no answer within {timeout:g} s") from None
                 raise Transient(self._cause(exc)) from None
-            data = _read_bounded(response)
+            data = _read_bounded(response, max_bytes, whole)
             if expired.is_set():
                 # Cut off mid-answer: http.client takes the end of file for the end of the
                 # headers, so what was parsed may look whole. Not an answer to rely on.
@@ -214,13 +238,64 @@ def _cut_off(sock: socket.socket | None, expired: threading.Event) -> None:
             return
 
 
-def _read_bounded(response: http.client.HTTPResponse) -> bytes:
-    """At most ``MAX_RESPONSE_BYTES + 1`` bytes of the body; what came, if it was cut short."""
+def _read_bounded(response: http.client.HTTPResponse, max_bytes: int, whole: bool) -> bytes:
+    """At most ``max_bytes + 1`` bytes of the body; what came, if it was cut short (or, when
+    ``whole``, :class:`Transient`)."""
     import http.client
 
     try:
-        return response.read(MAX_RESPONSE_BYTES + 1)
+        return response.read(max_bytes + 1)
     except http.client.IncompleteRead as exc:
-        return bytes(exc.partial[: MAX_RESPONSE_BYTES + 1])
-    except (OSError, http.client.HTTPException):
+        if whole:
+            got, wanted = len(exc.partial), exc.expected or 0
+            raise Transient(f"the answer was cut short ({got} bytes of {got + wanted})") from None
+        return bytes(exc.partial[: max_bytes + 1])
+    except (OSError, http.client.HTTPException) as exc:
+        if whole:
+            raise Transient(f"the answer was cut short ({type(exc).__name__})") from None
         return b""
+
+
+def retry_policy(
+    *,
+    attempts: int,
+    backoff: float,
+    max_wait: float,
+    sleep: Callable[[float], None],
+    on_retry: Callable[[int, str, float], None],
+) -> Any:
+    """A tenacity ``Retrying`` for :class:`Transient` failures: ``attempts`` in all, waiting
+    backoff, 2 x backoff, 4 x backoff... plus up to one backoff of jitter, or the answer's
+    ``Retry-After`` when it gave one, never more than ``max_wait``; ``on_retry(attempt, cause,
+    pause)`` is called before each wait (to log a warning)."""
+    from tenacity import (
+        RetryCallState,
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_exponential,
+        wait_random,
+    )
+
+    jittered = wait_exponential(multiplier=backoff, max=max_wait) + wait_random(0, backoff)
+
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, Transient) and failure.retry_after is not None:
+            return min(failure.retry_after, max_wait)
+        return min(float(jittered(state)), max_wait)
+
+    def before_sleep(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        cause = failure.cause if isinstance(failure, Transient) else repr(failure)
+        pause = state.next_action.sleep if state.next_action else 0.0
+        on_retry(state.attempt_number, cause, pause)
+
+    return Retrying(
+        sleep=sleep,
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        retry=retry_if_exception_type(Transient),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
