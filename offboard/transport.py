@@ -126,8 +126,8 @@ class Endpoint:
             raise ConfigError(f"{what}: the url names no host")
         if parts.username is not None or parts.password is not None:
             raise ConfigError(
-                f"{what}: the url must not hold credentials; the requests are signed with the "
-                "shared secret instead"
+                f"{what}: the url must not hold credentials (a command line is visible to "
+                "other users): they are read from the environment"
             )
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(parts.scheme, parts.hostname, port, target, origin_of(url))
@@ -244,7 +244,14 @@ def _read_bounded(response: http.client.HTTPResponse, max_bytes: int, whole: boo
     import http.client
 
     try:
-        return response.read(max_bytes + 1)
+        data = response.read(max_bytes + 1)
+        # http.client returns a short read without complaint when the connection closes
+        # before Content-Length bytes: what is left to come tells
+        left = response.length
+        if whole and left and len(data) <= max_bytes:
+            got = len(data)
+            raise Transient(f"the answer was cut short ({got} bytes of {got + left})")
+        return data
     except http.client.IncompleteRead as exc:
         if whole:
             got, wanted = len(exc.partial), exc.expected or 0

@@ -69,7 +69,7 @@ def check_source(source: Source, account: str, kinds: list[str] | None = None) -
     result = MappingCheck(mapping.label, account)
     for exporter in select(kinds):
         for table in exporter.tables:
-            check = TableCheck(exporter.name, table.name, mapping.table(table) is not None)
+            check = TableCheck(exporter.name, table.name, _mapped(mapping, "tables", table.name))
             try:
                 for batch in source.read_table(table, account):
                     if not check.rows and batch.num_rows:
@@ -83,7 +83,7 @@ def check_source(source: Source, account: str, kinds: list[str] | None = None) -
         documents = exporter.documents
         if documents is None:
             continue
-        docs = DocumentsCheck(exporter.name, documents.kind in mapping.documents)
+        docs = DocumentsCheck(exporter.name, _mapped(mapping, "documents", documents.kind))
         try:
             for ref in source.read_documents(documents, account):
                 if ref.locator is None:
@@ -98,6 +98,13 @@ def check_source(source: Source, account: str, kinds: list[str] | None = None) -
             docs.problem = str(exc)
         result.documents.append(docs)
     return result
+
+
+def _mapped(mapping: Any, section: str, name: str) -> bool:
+    """Whether the mapping names this table (or document kind), for SQL or HTTP sources."""
+    if mapping.http is not None:
+        return name in mapping.http.get(section, {})
+    return name in (mapping.tables if section == "tables" else mapping.documents)
 
 
 def _short(value: Any) -> Any:

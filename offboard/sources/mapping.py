@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 #: what a document query returns, in order
 DOCUMENT_COLUMNS = ("record_id", "number", "date", "party", "locator")
-_TOP = {"mapping", "accounts", "tables", "documents"}
+_TOP = {"mapping", "accounts", "tables", "documents", "http"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,9 @@ class Mapping:
     accounts_one: str | None = None
     tables: dict[str, TableMapping] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
+    #: the whole file, for an HTTP source (a mapping with an [http] section; see
+    #: :mod:`offboard.sources.http.spec`), else None
+    http: dict[str, Any] | None = None
 
     @classmethod
     def reference(cls) -> Mapping:
@@ -86,6 +89,8 @@ class Mapping:
 
     def table(self, table: Table) -> tuple[str, tuple[str, ...]] | None:
         """The mapped query of ``table`` and its cents columns, or None to use its own."""
+        if self.http is not None:
+            raise MappingError(f"mapping {self.label} is for an HTTP source ([http]), not SQL")
         mapped = self.tables.get(table.name)
         return None if mapped is None else (mapped.query, mapped.cents)
 
@@ -106,6 +111,8 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
     name = head.get("name", path.stem)
     if not isinstance(name, str):
         raise MappingError(f"{where}: [mapping] name must be text")
+    if "http" in data:  # checked by the HTTP source, which alone reads it
+        return Mapping(path=path, name=name, http=data)
     accounts = _section(data, "accounts", where, required=False)
     _only(accounts, {"list", "one"}, f"{where}: [accounts]")
     tables_by_name = {t.name: t for e in select(None) for t in e.tables}

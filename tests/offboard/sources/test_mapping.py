@@ -30,14 +30,6 @@ def acme(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_acme(demo_db, tmp_path_factory.mktemp("acme") / "acme.db")
 
 
-@pytest.fixture(scope="module")
-def reference(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    out = tmp_path_factory.mktemp("reference") / "out"
-    code, output = export(f"sqlite:///{demo_db}", out)
-    assert code == 0, output
-    return files(out)
-
-
 def mapping_with(tmp_path: Path, old: str, new: str) -> Path:
     text = MAPPING.read_text(encoding="utf-8")
     assert old in text
@@ -62,13 +54,13 @@ def test_without_its_mapping_the_acme_database_cannot_be_exported(
 
 
 def test_through_its_mapping_the_export_is_the_reference_one_byte_for_byte(
-    acme: Path, reference: dict[str, bytes], tmp_path: Path
+    acme: Path, sqlite_export: dict[str, bytes], tmp_path: Path
 ) -> None:
     code, output = export(f"sqlite:///{acme}", tmp_path / "out", "--mapping", str(MAPPING))
     assert code == 0, output
     got = files(tmp_path / "out")
-    assert sorted(got) == sorted(reference)
-    assert [name for name in reference if got[name] != reference[name]] == []
+    assert sorted(got) == sorted(sqlite_export)
+    assert [name for name in sqlite_export if got[name] != sqlite_export[name]] == []
 
 
 def test_mapping_check_reports_every_table(acme: Path) -> None:
@@ -117,7 +109,7 @@ def test_a_missing_required_column_is_refused(acme: Path, tmp_path: Path) -> Non
 
 
 def test_a_missing_optional_column_is_empty(
-    acme: Path, reference: dict[str, bytes], tmp_path: Path
+    acme: Path, sqlite_export: dict[str, bytes], tmp_path: Path
 ) -> None:
     loose = mapping_with(tmp_path, "job AS job_title, ", "")
     code, output = export(
@@ -129,7 +121,7 @@ def test_a_missing_optional_column_is_empty(
     assert all(row.split(",")[column] == "" for row in people[1:] if row.count(",") >= column)
     assert (
         files(tmp_path / "out")["csv/contacts_companies.csv"]
-        == reference["csv/contacts_companies.csv"]
+        == sqlite_export["csv/contacts_companies.csv"]
     )
 
 
@@ -213,7 +205,7 @@ def test_sqlite_cents_are_exact() -> None:
 
 
 def test_the_shipped_reference_mapping_is_the_default(
-    demo_db: Path, reference: dict[str, bytes], tmp_path: Path
+    demo_db: Path, sqlite_export: dict[str, bytes], tmp_path: Path
 ) -> None:
     from offboard.sources.mapping import reference_toml
 
@@ -224,4 +216,4 @@ def test_the_shipped_reference_mapping_is_the_default(
     )
     code, output = export(f"sqlite:///{demo_db}", tmp_path / "out", "--mapping", str(shipped))
     assert code == 0, output
-    assert files(tmp_path / "out") == reference
+    assert files(tmp_path / "out") == sqlite_export

@@ -43,14 +43,6 @@ def pg_demo(pg_server: PgServer, demo_db: Path) -> str:
     return fresh(pg_server, "demo", demo_db)
 
 
-@pytest.fixture(scope="module")
-def sqlite_export(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    out = tmp_path_factory.mktemp("sqlite") / "out"
-    code, output = export(f"sqlite:///{demo_db}", out)
-    assert code == 0, output
-    return files(out)
-
-
 def same_as_sqlite(source: str, out: Path, expected: dict[str, bytes]) -> None:
     code, output = export(source, out)
     assert code == 0, output
