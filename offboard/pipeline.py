@@ -58,6 +58,8 @@ class ExportOptions:
     overwrite: bool = False
     jobs: int = 2
     bundle_cap_bytes: int = 200 * 1024**2
+    #: documents larger than this are reported (``--max-document-size``), not loaded
+    max_document_bytes: int = 50 * 1000 * 1000
 
 
 class _Cancelled(Exception):
@@ -351,13 +353,26 @@ def _export_documents(
     spool: DocumentSpool | None,
 ) -> KindDocuments:
     from offboard.documents import export_documents
+    from offboard.sources.base import DocumentRef, DocumentUnavailable
 
     assert exporter.documents is not None
     conn = source.clone()
+    conn.max_document_bytes = options.max_document_bytes
+
+    def resolve(ref: DocumentRef) -> Path:
+        path = conn.document_path(ref)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return path  # the copy reports why it cannot be read
+        if size > options.max_document_bytes:
+            raise DocumentUnavailable(f"larger than {options.max_document_bytes:,} bytes")
+        return path
+
     try:
         return export_documents(
             exporter.get_documents(conn, account),
-            conn.document_path,
+            resolve,
             stage,
             exporter.documents.kind,
             bundle_cap_bytes=options.bundle_cap_bytes,

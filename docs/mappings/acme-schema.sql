@@ -1,8 +1,9 @@
 -- "Acme Factures": a vendor schema that differs from the reference schema, for docs/mappings.md.
 -- Tenants instead of accounts; companies and people in one table, `parties`, told apart by
 -- `party_type`; invoices are `bills`, with every amount in whole cents (INTEGER); other names
--- differ too. Quote lines, purchase lines, products, bank and billing tables keep the
--- reference names (a mapping only names what differs).
+-- differ too; invoice PDFs are kept in the database, in `bill_files`. Quote lines, purchase
+-- lines, products, bank and billing tables keep the reference names (a mapping only names
+-- what differs).
 -- tests/offboard/sources/test_mapping.py fills it from a demo database (ATTACHed as d).
 
 CREATE TABLE tenants (
@@ -55,7 +56,6 @@ CREATE TABLE bills (
     ttc_cents        INTEGER NOT NULL,
     paid_cents       INTEGER NOT NULL,
     currency         TEXT NOT NULL,
-    pdf_file         TEXT,
     created          TEXT NOT NULL,
     modified         TEXT NOT NULL
 );
@@ -80,4 +80,10 @@ CREATE TABLE bill_vat (
     vat_pct     TEXT NOT NULL,
     base_cents  INTEGER NOT NULL,
     vat_cents   INTEGER NOT NULL
+);
+
+-- The bills' PDFs, as bytes (a bill without a row has no document).
+CREATE TABLE bill_files (
+    bill_id  TEXT PRIMARY KEY REFERENCES bills(bill_id),
+    pdf      BLOB NOT NULL
 );

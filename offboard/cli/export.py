@@ -153,6 +153,13 @@ def demo(
     help="Start a new bundled PDF above this size.",
 )
 @click.option(
+    "--max-document-size",
+    default="50MB",
+    show_default=True,
+    metavar="SIZE",
+    help="A document larger than this is reported, not loaded (e.g. 200MB).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(1, 64),
@@ -173,6 +180,7 @@ def export(
     allow_missing_documents: bool,
     overwrite: bool,
     bundle_size: int,
+    max_document_size: str,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -193,6 +201,7 @@ def export(
     from exporters import select
     from offboard.csvio import get_dialect
     from offboard.errors import DocumentsIncomplete
+    from offboard.options import parse_size
     from offboard.pipeline import ExportOptions, export_account
     from offboard.ui import print_summary, progress_bars
 
@@ -204,6 +213,7 @@ def export(
         overwrite=overwrite,
         jobs=jobs or os.cpu_count() or 2,
         bundle_cap_bytes=bundle_size * 1024**2,
+        max_document_bytes=parse_size(max_document_size, "--max-document-size"),
     )
     from offboard.options import archive_options
 

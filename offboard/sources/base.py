@@ -81,6 +81,8 @@ class Source(ABC):
 
     #: where each table is read from: the reference schema, unless a mapping file says otherwise
     mapping: Mapping = Mapping.reference()
+    #: documents larger than this are reported, not loaded (``--max-document-size``)
+    max_document_bytes: int = 50 * 1000 * 1000
 
     def account_in_list(self, account: str) -> AccountInfo:
         """``account`` from :meth:`accounts` (for mappings that only say how to list them)."""
@@ -96,6 +98,7 @@ class Source(ABC):
         """A new handle on the same source (and mapping), for use from another thread."""
         other = type(self).from_url(self.url)
         other.mapping = self.mapping
+        other.max_document_bytes = self.max_document_bytes
         return other
 
     url: str

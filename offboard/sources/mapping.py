@@ -61,6 +61,8 @@ class Mapping:
     accounts_one: str | None = None
     tables: dict[str, TableMapping] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
+    #: per document kind kept as bytes in the database: the query of one document's bytes
+    contents: dict[str, str] = field(default_factory=dict)
     #: the whole file, for an HTTP source (a mapping with an [http] section; see
     #: :mod:`offboard.sources.http.spec`), else None
     http: dict[str, Any] | None = None
@@ -96,6 +98,11 @@ class Mapping:
 
     def document_query(self, documents: DocumentSet) -> str:
         return self.documents.get(documents.kind, documents.query)
+
+    def content_query(self, kind: str) -> str | None:
+        """The query of one document's bytes (its locator the parameter), for kinds whose
+        documents are kept in the database; None for files."""
+        return None if self.http is not None else self.contents.get(kind)
 
 
 def _parse(data: dict[str, Any], path: Path) -> Mapping:
@@ -139,14 +146,23 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
                 )
         tables[table_name] = TableMapping(_query(spec, at), tuple(cents))
     documents: dict[str, str] = {}
+    contents: dict[str, str] = {}
     for kind, spec in _section(data, "documents", where, required=False).items():
         at = f"{where}: [documents.{kind}]"
         if kind not in kinds:
             raise MappingError(f"{at}: no exporter has documents of kind {kind!r}")
         if not isinstance(spec, dict):
             raise MappingError(f"{at}: must be a table of keys")
-        _only(spec, {"query"}, at)
+        _only(spec, {"query", "content"}, at)
         documents[kind] = _query(spec, at)
+        if "content" in spec:
+            content = spec["content"]
+            if not isinstance(content, str) or content.count("?") != 1:
+                raise MappingError(
+                    f"{at}: content must be a query of one document's bytes, as a column "
+                    "named content, taking the locator as its one parameter, ?"
+                )
+            contents[kind] = content
     return Mapping(
         path=path,
         name=name,
@@ -154,6 +170,7 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
         accounts_one=_optional_text(accounts, "one", f"{where}: [accounts]"),
         tables=tables,
         documents=documents,
+        contents=contents,
     )
 
 

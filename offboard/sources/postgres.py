@@ -37,7 +37,7 @@ from offboard.errors import SchemaError, SourceError, SourceUnavailable, Unknown
 
 from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
 from .mapping import canonical_query
-from .records import DOCUMENT_COLUMNS, document_refs, document_under, to_schema
+from .records import DOCUMENT_COLUMNS, Materialized, document_refs, document_under, to_schema
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -134,6 +134,7 @@ class PostgresSource(Source):
         self._libpq, self.documents_root, self._description = parse_url(url)
         self._db: Any = None
         self._conn: Any = None
+        self._materialized = Materialized()
 
     @classmethod
     def from_url(cls, url: str) -> PostgresSource:
@@ -173,6 +174,7 @@ class PostgresSource(Source):
             statement.close()
 
     def close(self) -> None:
+        self._materialized.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -250,6 +252,23 @@ class PostgresSource(Source):
         returned = self._schema(probe, f"table {table.name!r}").names
         return bind_account(canonical_query(self.mapping, table, returned, cents_sql), account)
 
+    def _stored_document(self, ref: DocumentRef, content: str) -> Path:
+        """A document kept as bytes in the database, written to a private file."""
+        if not ref.locator:
+            raise DocumentUnavailable("no document")
+        query = bind_account(content, ref.locator)
+        what = f"document {ref.kind} {ref.number}"
+        sized = self._rows(f"SELECT octet_length(b.content) AS n FROM ({query}) AS b", what)
+        if not sized or sized[0]["n"] is None:
+            raise DocumentUnavailable("missing")
+        if int(sized[0]["n"]) > self.max_document_bytes:
+            raise DocumentUnavailable(f"larger than {self.max_document_bytes:,} bytes")
+        rows = self._rows(f"SELECT b.content AS content FROM ({query}) AS b", what)
+        data = rows[0]["content"] if rows else None
+        if not isinstance(data, bytes):
+            raise DocumentUnavailable("missing" if data is None else "not stored as bytes")
+        return self._materialized.write(data)
+
     def _schema(self, sql: str, what: str) -> pa.Schema:
         import adbc_driver_manager
 
@@ -274,6 +293,9 @@ class PostgresSource(Source):
             yield from document_refs(documents.kind, batch)
 
     def document_path(self, ref: DocumentRef) -> Path:
+        content = self.mapping.content_query(ref.kind)
+        if content is not None:
+            return self._stored_document(ref, content)
         if self.documents_root is None:
             raise DocumentUnavailable("no documents folder: add ?documents=PATH to the source URL")
         return document_under(self.documents_root, ref)

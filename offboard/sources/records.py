@@ -4,6 +4,7 @@ documents root."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,28 @@ def document_refs(kind: str, batch: pa.RecordBatch) -> Iterator[DocumentRef]:
             party=str(row["party"] or ""),
             locator=row["locator"],
         )
+
+
+class Materialized:
+    """Documents a source holds as bytes (a BLOB, an API's answer), each written to a file of a
+    private folder, so that the export reads them like any other; :meth:`close` removes them."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._count = 0
+
+    def write(self, data: bytes) -> Path:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="offboard-documents-")
+        self._count += 1
+        path = Path(self._folder.name) / f"{self._count:08d}.pdf"
+        path.write_bytes(data)
+        return path
+
+    def close(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
 
 
 def document_under(root: Path, ref: DocumentRef) -> Path:

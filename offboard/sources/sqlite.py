@@ -28,9 +28,9 @@ from offboard.arrowutil import strings
 from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
 from offboard.sources import scheme_of
 
-from .base import AccountInfo, DocumentRef, Source
+from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
 from .mapping import canonical_query
-from .records import DOCUMENT_COLUMNS, document_refs, document_under, to_schema
+from .records import DOCUMENT_COLUMNS, Materialized, document_refs, document_under, to_schema
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -112,6 +112,7 @@ class SQLiteSource(Source):
         check_database(path, url)
         self._conn: Any = None
         self._db: Any = None
+        self._materialized = Materialized()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteSource:
@@ -136,6 +137,7 @@ class SQLiteSource(Source):
         return self._conn
 
     def close(self) -> None:
+        self._materialized.close()
         if self._conn is not None:
             self._conn.close()
             self._db.close()
@@ -248,7 +250,24 @@ class SQLiteSource(Source):
             yield from document_refs(documents.kind, batch)
 
     def document_path(self, ref: DocumentRef) -> Path:
-        return document_under(self.documents_root, ref)
+        content = self.mapping.content_query(ref.kind)
+        if content is None:
+            return document_under(self.documents_root, ref)
+        if not ref.locator:
+            raise DocumentUnavailable("no document")
+        what = f"document {ref.kind} {ref.number}"
+        sized = self._rows(
+            f"SELECT length(b.content) AS n FROM ({content}) AS b", [ref.locator], what
+        )
+        if not sized or sized[0]["n"] is None:
+            raise DocumentUnavailable("missing")
+        if int(sized[0]["n"]) > self.max_document_bytes:
+            raise DocumentUnavailable(f"larger than {self.max_document_bytes:,} bytes")
+        rows = self._rows(f"SELECT b.content AS content FROM ({content}) AS b", [ref.locator], what)
+        data = rows[0]["content"] if rows else None
+        if not isinstance(data, bytes):
+            raise DocumentUnavailable("missing" if data is None else "not stored as bytes")
+        return self._materialized.write(data)
 
 
 def _accounts_query(query: str) -> str:

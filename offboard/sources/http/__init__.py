@@ -9,14 +9,13 @@ retry policy; :mod:`offboard.sources.http.pages` fetches and checks every page.
 Values are taken from the JSON exactly: numbers are read as decimals (never binary floats),
 then every value is cast to its column's type as for the SQL sources, so a value that does not
 fit names its record. Documents are downloaded, with the same retries, into a private folder
-that :meth:`HttpSource.close` removes; a document larger than ``max_document_bytes`` (50 MB by
-default) is reported, not loaded.
+that :meth:`HttpSource.close` removes; a document larger than ``--max-document-size`` (50 MB
+by default) is reported, not loaded.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from decimal import Decimal
@@ -29,7 +28,7 @@ from offboard.errors import MappingError, RecordError, SourceError
 from offboard.sources.base import AccountInfo, DocumentRef, DocumentUnavailable, Source
 from offboard.sources.http.pages import Client, Pager
 from offboard.sources.http.spec import HttpSpec, ListSpec, at_path, parse_http
-from offboard.sources.records import DOCUMENT_COLUMNS, to_schema
+from offboard.sources.records import DOCUMENT_COLUMNS, Materialized, to_schema
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -45,7 +44,7 @@ class HttpSource(Source):
         self.url = url
         self._spec: HttpSpec | None = None
         self._client: Client | None = None
-        self._downloads: tempfile.TemporaryDirectory[str] | None = None
+        self._downloads = Materialized()
 
     @classmethod
     def from_url(cls, url: str) -> HttpSource:
@@ -85,9 +84,7 @@ class HttpSource(Source):
         return self._client
 
     def close(self) -> None:
-        if self._downloads is not None:
-            self._downloads.cleanup()
-            self._downloads = None
+        self._downloads.close()
 
     # -- accounts -----------------------------------------------------------------------------
     def accounts(self) -> list[AccountInfo]:
@@ -151,18 +148,14 @@ class HttpSource(Source):
             target = client.target_of(urllib.parse.urljoin(client.url("/"), ref.locator))
         except SourceError:
             raise DocumentUnavailable("its URL is on another host") from None
-        most = int(self.spec.client["max_document_bytes"])
+        most = self.max_document_bytes
         try:
             answer = client.get(target, f"document {ref.kind} {ref.number}", most)
         except SourceError as exc:
             if "larger than" in str(exc):
                 raise DocumentUnavailable(f"larger than {most:,} bytes") from None
             raise DocumentUnavailable(f"cannot be downloaded: {exc}") from None
-        if self._downloads is None:
-            self._downloads = tempfile.TemporaryDirectory(prefix="offboard-http-")
-        path = Path(self._downloads.name) / f"{len(os.listdir(self._downloads.name)):08d}.pdf"
-        path.write_bytes(answer.body)
-        return path
+        return self._downloads.write(answer.body)
 
 
 def _checked(http: HttpSpec) -> HttpSpec:

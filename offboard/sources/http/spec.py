@@ -69,7 +69,6 @@ _CLIENT_KEYS: dict[str, Any] = {
     "backoff": 0.5,
     "max_wait": 60.0,
     "max_page_bytes": 64 * 1024 * 1024,
-    "max_document_bytes": 50 * 1000 * 1000,
 }
 
 
@@ -116,7 +115,7 @@ def parse_http(data: dict[str, Any], where: str) -> HttpSpec:
     for key in ("timeout", "backoff", "max_wait"):
         if not isinstance(client[key], (int, float)) or client[key] < 0:
             raise MappingError(f"{where}: [http] {key} must be a number of seconds")
-    for key in ("attempts", "max_page_bytes", "max_document_bytes"):
+    for key in ("attempts", "max_page_bytes"):
         if type(client[key]) is not int or client[key] < 1:
             raise MappingError(f"{where}: [http] {key} must be a whole number, 1 or more")
     defaults = {k: raw.get(k, v) for k, v in _LIST_KEYS.items()}

@@ -52,7 +52,7 @@ def build_acme(demo: Path, out: Path) -> Path:
             INSERT INTO bills SELECT id, account_id, number, kind, customer_id, quote_id,
                 credited_invoice_id, issue_date, due_date, payment_terms, status,
                 {cents("total_ht")}, {cents("total_vat")}, {cents("total_ttc")},
-                {cents("amount_paid")}, currency, pdf_path, created_at, updated_at
+                {cents("amount_paid")}, currency, created_at, updated_at
                 FROM d.invoices;
             INSERT INTO bill_lines SELECT id, account_id, invoice_id, position, product_id,
                 description, quantity, unit, {cents("unit_price_ht")}, vat_rate,
@@ -63,9 +63,19 @@ def build_acme(demo: Path, out: Path) -> Path:
         )
         for table in KEPT:
             conn.execute(f"CREATE TABLE {table} AS SELECT * FROM d.{table}")
+        docs = demo.parent / f"{demo.stem}-documents"
+        rows = conn.execute("SELECT id, pdf_path FROM d.invoices WHERE pdf_path IS NOT NULL")
+        for bill, path in rows.fetchall():
+            if (docs / path).is_file():  # the invoices' PDFs move into the database
+                conn.execute(
+                    "INSERT INTO bill_files VALUES (?, ?)", (bill, (docs / path).read_bytes())
+                )
         conn.commit()
     finally:
         conn.close()
-    docs = demo.parent / f"{demo.stem}-documents"
-    shutil.copytree(docs, out.parent / f"{out.stem}-documents")
+    shutil.copytree(
+        docs,
+        out.parent / f"{out.stem}-documents",
+        ignore=lambda folder, names: names if Path(folder).name == "invoices" else [],
+    )
     return out

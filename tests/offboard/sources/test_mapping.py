@@ -162,10 +162,15 @@ def test_cents_that_are_not_whole_are_refused_with_their_record(acme: Path, tmp_
             "one parameter",
         ),
         ("[accounts]", "[acounts]", "unknown section [acounts]"),
+        (
+            'content = "SELECT pdf AS content FROM bill_files WHERE bill_id = ?"',
+            'content = "SELECT pdf AS content FROM bill_files"',
+            "content must be a query",
+        ),
         ('cents = ["unit_price_ht", "total_ht"]', 'cent = ["unit_price_ht"]', "unknown key 'cent'"),
         ('name = "Acme Factures"', 'name = "Acme', "not valid TOML"),
     ],
-    ids=["format", "cents", "table", "kind", "parameter", "section", "key", "toml"],
+    ids=["format", "cents", "table", "kind", "parameter", "section", "content", "key", "toml"],
 )
 def test_a_broken_mapping_is_refused_naming_what_is_wrong(
     acme: Path, tmp_path: Path, old: str, new: str, message: str
@@ -217,3 +222,48 @@ def test_the_shipped_reference_mapping_is_the_default(
     code, output = export(f"sqlite:///{demo_db}", tmp_path / "out", "--mapping", str(shipped))
     assert code == 0, output
     assert files(tmp_path / "out") == sqlite_export
+
+
+def test_documents_above_the_size_limit_are_reported_not_loaded(
+    acme: Path, demo_db: Path, tmp_path: Path
+) -> None:
+    """Kept as bytes (Acme's invoices) or as files (the reference's quotes), alike."""
+    for source, mapping, kind in (
+        (f"sqlite:///{acme}", ["--mapping", str(MAPPING)], "sales_invoices"),
+        (f"sqlite:///{demo_db}", [], "quotes"),
+    ):
+        out = tmp_path / kind
+        code, output = export(
+            source, out, *mapping, "--kinds", kind, "--max-document-size", "2KB", "--json"
+        )
+        assert code == 0, output
+        summary = json.loads((out / "export-summary.json").read_text())
+        reasons = {p["reason"] for p in summary["problems"]}
+        assert "larger than 2,000 bytes" in reasons, reasons
+        kept = list((out / "documents" / kind).glob("*.pdf"))
+        assert all(p.stat().st_size <= 2000 for p in kept)
+
+
+def test_a_document_whose_bytes_are_gone_is_missing(acme: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "acme.db"
+    broken.write_bytes(acme.read_bytes())
+    (tmp_path / "acme-documents").mkdir()
+    conn = sqlite3.connect(broken)
+    bill = conn.execute("SELECT bill_id FROM bill_files LIMIT 1").fetchone()[0]
+    # the listing still names the bill (a vendor's stale index), its bytes are gone
+    conn.execute("DELETE FROM bill_files WHERE bill_id = ?", (bill,))
+    conn.execute("CREATE TABLE bill_index AS SELECT bill_id FROM bills")
+    conn.commit()
+    conn.close()
+    stale = mapping_with(
+        tmp_path,
+        "LEFT JOIN bill_files f ON f.bill_id = b.bill_id",
+        "LEFT JOIN bill_index f ON f.bill_id = b.bill_id",
+    )
+    out = tmp_path / "out"
+    code, output = export(
+        f"sqlite:///{broken}", out, "--mapping", str(stale), "--kinds", "sales_invoices"
+    )
+    assert code == 0, output
+    summary = json.loads((out / "export-summary.json").read_text())
+    assert [(p["record_id"], p["reason"]) for p in summary["problems"]] == [(bill, "missing")]

@@ -253,3 +253,43 @@ def test_a_mapping_reads_a_postgresql_schema_of_its_own(
     assert code == 0, output
     got = (tmp_path / "out" / "csv" / "sales_invoices.csv").read_bytes()
     assert got == sqlite_export["csv/sales_invoices.csv"]
+
+
+def test_documents_kept_as_bytes_in_postgresql(
+    pg_server: PgServer, demo_db: Path, sqlite_export: dict[str, bytes], tmp_path: Path
+) -> None:
+    """A vendor keeping the invoices' PDFs in a bytea column: mapped, the same documents."""
+    import sqlite3
+
+    url = fresh(pg_server, "blobs", demo_db)
+    docs = documents_of(demo_db)
+    conn = sqlite3.connect(demo_db)
+    rows = conn.execute(
+        "SELECT id, pdf_path FROM invoices WHERE account_id = 'acc-0001' AND pdf_path IS NOT NULL"
+    ).fetchall()
+    conn.close()
+    values = ",\n".join(
+        f"('{i}', decode('{(docs / p).read_bytes().hex()}', 'hex'))" for i, p in rows
+    )
+    pg_server.psql(
+        f"CREATE TABLE pdfs (invoice_id text, pdf bytea);\nINSERT INTO pdfs VALUES {values};",
+        "blobs",
+    )
+    mapping = tmp_path / "blobs.toml"
+    mapping.write_text(
+        '[mapping]\nformat = 1\nname = "blobs"\n\n[documents.sales_invoices]\nquery = """\n'
+        "SELECT i.id AS record_id, i.number, i.issue_date AS date, c.name AS party,"
+        " p.invoice_id AS locator FROM invoices i JOIN companies c ON c.id = i.customer_id"
+        " LEFT JOIN pdfs p ON p.invoice_id = i.id WHERE i.account_id = ?"
+        ' ORDER BY i.issue_date, i.number\n"""\n'
+        'content = "SELECT pdf AS content FROM pdfs WHERE invoice_id = ?"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, output = export(
+        url.split("?")[0], out, "--mapping", str(mapping), "--kinds", "sales_invoices"
+    )
+    assert code == 0, output
+    got = files(out)
+    wanted = {n: v for n, v in sqlite_export.items() if n.startswith("documents/sales_invoices")}
+    assert wanted and {n: got[n] for n in wanted} == wanted
