@@ -63,6 +63,7 @@ bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and ps
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/verify_memory.py
 	$(BIN)/python bench/postgres.py
+	$(BIN)/python bench/http_source.py
 
 clean: ## remove the virtualenv, demo and caches
 	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache

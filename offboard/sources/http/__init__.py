@@ -196,29 +196,59 @@ def _batch(
     exact casts of :func:`to_schema`."""
     arrays = []
     for column in table.columns:
-        path, cents = spec.path_of(column.name), column.name in spec.cents
-        values = []
-        for row, record in enumerate(records):
-            value = at_path(record, path)
-            try:
-                values.append(_value(value, column.type, cents))
-            except ValueError as exc:
-                key = ", ".join(
-                    f"{k}={at_path(record, spec.path_of(k))!r}" for k in table.primary_key
-                )
-                raise RecordError(
-                    f"table {table.name!r}, record {key} (row {offset + row + 1}): column "
-                    f"{column.name!r} (JSON {path}): {exc}"
-                ) from None
-        if pa.types.is_boolean(column.type):
-            arrays.append(pa.array(values, pa.bool_()))
+        path = spec.path_of(column.name)
+        if "." in path:
+            raw = [at_path(record, path) for record in records]
         else:
-            arrays.append(pa.array(values, pa.string()))
-    names = table.column_names
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+            raw = [record.get(path) for record in records]
+        boolean = pa.types.is_boolean(column.type)
+        convert = _bool if boolean else _cents if column.name in spec.cents else _plain
+        try:
+            values = [None if v is None else convert(v) for v in raw]
+        except ValueError:  # again one by one, to name the record
+            for row, value in enumerate(raw):
+                try:
+                    _value(value, column.type, column.name in spec.cents)
+                except ValueError as exc:
+                    record = records[row]
+                    key = ", ".join(
+                        f"{k}={at_path(record, spec.path_of(k))!r}" for k in table.primary_key
+                    )
+                    raise RecordError(
+                        f"table {table.name!r}, record {key} (row {offset + row + 1}): column "
+                        f"{column.name!r} (JSON {path}): {exc}"
+                    ) from None
+            raise
+        arrays.append(pa.array(values, pa.bool_() if boolean else pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=table.column_names)
+
+
+def _plain(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is Decimal:
+        return format(value, "f")
+    if kind is int:
+        return str(value)
+    raise ValueError(f"not a value: {value!r}")
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is bool:
+        return value  # type: ignore[no-any-return]
+    raise ValueError(f"not true or false: {value!r}")
+
+
+def _cents(value: Any) -> str:
+    if type(value) is int or (type(value) is Decimal and value == value.to_integral_value()):
+        n = int(value)
+        return f"{'-' if n < 0 else ''}{abs(n) // 100}.{abs(n) % 100:02d}"
+    raise ValueError(f"not whole cents: {value!r}")
 
 
 def _value(value: Any, type_: pa.DataType, cents: bool) -> Any:
+    """One value as :func:`_batch` converts it, or ValueError saying why it cannot be."""
     if value is None:
         return None
     if isinstance(value, (dict, list)):
@@ -233,9 +263,7 @@ def _value(value: Any, type_: pa.DataType, cents: bool) -> Any:
         if isinstance(value, int) or (
             isinstance(value, Decimal) and value == value.to_integral_value()
         ):
-            n = int(value)
-            sign = "-" if n < 0 else ""
-            return f"{sign}{abs(n) // 100}.{abs(n) % 100:02d}"
+            return _cents(value)
         raise ValueError(f"{value!r} is not a whole number of cents")
     if isinstance(value, Decimal):
         return format(value, "f")
