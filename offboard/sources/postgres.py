@@ -37,7 +37,14 @@ from offboard.errors import SchemaError, SourceError, SourceUnavailable, Unknown
 
 from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
 from .mapping import canonical_query
-from .records import DOCUMENT_COLUMNS, Materialized, document_refs, document_under, to_schema
+from .records import (
+    DOCUMENT_COLUMNS,
+    Materialized,
+    document_refs,
+    document_under,
+    stored_document,
+    to_schema,
+)
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -254,20 +261,20 @@ class PostgresSource(Source):
 
     def _stored_document(self, ref: DocumentRef, content: str) -> Path:
         """A document kept as bytes in the database, written to a private file."""
-        if not ref.locator:
-            raise DocumentUnavailable("no document")
-        query = bind_account(content, ref.locator)
+        query = bind_account(content, ref.locator or "")
         what = f"document {ref.kind} {ref.number}"
-        sized = self._rows(f"SELECT octet_length(b.content) AS n FROM ({query}) AS b", what)
-        if not sized or sized[0]["n"] is None:
-            raise DocumentUnavailable("missing")
-        if int(sized[0]["n"]) > self.max_document_bytes:
-            raise DocumentUnavailable(f"larger than {self.max_document_bytes:,} bytes")
-        rows = self._rows(f"SELECT b.content AS content FROM ({query}) AS b", what)
-        data = rows[0]["content"] if rows else None
-        if not isinstance(data, bytes):
-            raise DocumentUnavailable("missing" if data is None else "not stored as bytes")
-        return self._materialized.write(data)
+
+        def one(expr: str) -> Any:
+            rows = self._rows(f"SELECT {expr} AS v FROM ({query}) AS b", what)
+            return rows[0]["v"] if rows else None
+
+        return stored_document(
+            ref,
+            lambda: one("octet_length(b.content)"),
+            lambda: one("b.content"),
+            self.max_document_bytes,
+            self._materialized,
+        )
 
     def _schema(self, sql: str, what: str) -> pa.Schema:
         import adbc_driver_manager

@@ -5,9 +5,9 @@ documents root."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -56,6 +56,29 @@ class Materialized:
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
+
+
+def stored_document(
+    ref: DocumentRef,
+    size: Callable[[], Any],
+    content: Callable[[], Any],
+    limit: int,
+    into: Materialized,
+) -> Path:
+    """A document kept as bytes in the database, written to a file of ``into``: ``size()``
+    is its byte count (None: not there), asked first; ``content()`` its bytes, read only when
+    ``size()`` is within ``limit``."""
+    if not ref.locator:
+        raise DocumentUnavailable("no document")
+    n = size()
+    if n is None:
+        raise DocumentUnavailable("missing")
+    if int(n) > limit:
+        raise DocumentUnavailable(f"larger than {limit:,} bytes")
+    data = content()
+    if not isinstance(data, bytes):
+        raise DocumentUnavailable("missing" if data is None else "not stored as bytes")
+    return into.write(data)
 
 
 def document_under(root: Path, ref: DocumentRef) -> Path:

@@ -28,9 +28,16 @@ from offboard.arrowutil import strings
 from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
 from offboard.sources import scheme_of
 
-from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+from .base import AccountInfo, DocumentRef, Source
 from .mapping import canonical_query
-from .records import DOCUMENT_COLUMNS, Materialized, document_refs, document_under, to_schema
+from .records import (
+    DOCUMENT_COLUMNS,
+    Materialized,
+    document_refs,
+    document_under,
+    stored_document,
+    to_schema,
+)
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -253,21 +260,19 @@ class SQLiteSource(Source):
         content = self.mapping.content_query(ref.kind)
         if content is None:
             return document_under(self.documents_root, ref)
-        if not ref.locator:
-            raise DocumentUnavailable("no document")
-        what = f"document {ref.kind} {ref.number}"
-        sized = self._rows(
-            f"SELECT length(b.content) AS n FROM ({content}) AS b", [ref.locator], what
+        what, params = f"document {ref.kind} {ref.number}", [ref.locator or ""]
+
+        def one(expr: str) -> Any:
+            rows = self._rows(f"SELECT {expr} AS v FROM ({content}) AS b", params, what)
+            return rows[0]["v"] if rows else None
+
+        return stored_document(
+            ref,
+            lambda: one("length(b.content)"),
+            lambda: one("b.content"),
+            self.max_document_bytes,
+            self._materialized,
         )
-        if not sized or sized[0]["n"] is None:
-            raise DocumentUnavailable("missing")
-        if int(sized[0]["n"]) > self.max_document_bytes:
-            raise DocumentUnavailable(f"larger than {self.max_document_bytes:,} bytes")
-        rows = self._rows(f"SELECT b.content AS content FROM ({content}) AS b", [ref.locator], what)
-        data = rows[0]["content"] if rows else None
-        if not isinstance(data, bytes):
-            raise DocumentUnavailable("missing" if data is None else "not stored as bytes")
-        return self._materialized.write(data)
 
 
 def _accounts_query(query: str) -> str:
