@@ -29,6 +29,7 @@ A mapping never changes what an export writes: only where the source reads it fr
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ class Mapping:
     documents: dict[str, str] = field(default_factory=dict)
     #: per document kind kept as bytes in the database: the query of one document's bytes
     contents: dict[str, str] = field(default_factory=dict)
+    #: per document kind kept in S3: (bucket, key prefix)
+    s3: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: the whole file, for an HTTP source (a mapping with an [http] section; see
     #: :mod:`offboard.sources.http.spec`), else None
     http: dict[str, Any] | None = None
@@ -103,6 +106,10 @@ class Mapping:
         """The query of one document's bytes (its locator the parameter), for kinds whose
         documents are kept in the database; None for files."""
         return None if self.http is not None else self.contents.get(kind)
+
+    def s3_location(self, kind: str) -> tuple[str, str] | None:
+        """(bucket, prefix) for kinds whose documents are S3 objects, the locator their key."""
+        return None if self.http is not None else self.s3.get(kind)
 
 
 def _parse(data: dict[str, Any], path: Path) -> Mapping:
@@ -147,13 +154,14 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
         tables[table_name] = TableMapping(_query(spec, at), tuple(cents))
     documents: dict[str, str] = {}
     contents: dict[str, str] = {}
+    s3: dict[str, tuple[str, str]] = {}
     for kind, spec in _section(data, "documents", where, required=False).items():
         at = f"{where}: [documents.{kind}]"
         if kind not in kinds:
             raise MappingError(f"{at}: no exporter has documents of kind {kind!r}")
         if not isinstance(spec, dict):
             raise MappingError(f"{at}: must be a table of keys")
-        _only(spec, {"query", "content"}, at)
+        _only(spec, {"query", "content", "s3"}, at)
         documents[kind] = _query(spec, at)
         if "content" in spec:
             content = spec["content"]
@@ -163,6 +171,10 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
                     "named content, taking the locator as its one parameter, ?"
                 )
             contents[kind] = content
+        if "s3" in spec:
+            s3[kind] = _s3(spec["s3"], at)
+            if kind in contents:
+                raise MappingError(f"{at}: content and s3 exclude each other")
     return Mapping(
         path=path,
         name=name,
@@ -171,6 +183,7 @@ def _parse(data: dict[str, Any], path: Path) -> Mapping:
         tables=tables,
         documents=documents,
         contents=contents,
+        s3=s3,
     )
 
 
@@ -203,6 +216,17 @@ def _query(spec: dict[str, Any], at: str) -> str:
     if query.count("?") != 1:
         raise MappingError(f"{at}: the query must take the account as its one parameter, ?")
     return query
+
+
+def _s3(value: Any, at: str) -> tuple[str, str]:
+    if not isinstance(value, dict) or set(value) - {"bucket", "prefix"}:
+        raise MappingError(f'{at}: s3 must be {{ bucket = "...", prefix = "..." }}')
+    bucket, prefix = value.get("bucket"), value.get("prefix", "")
+    if not isinstance(bucket, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise MappingError(f"{at}: s3 bucket must be an S3 bucket name")
+    if not isinstance(prefix, str):
+        raise MappingError(f"{at}: s3 prefix must be text")
+    return bucket, prefix
 
 
 def _optional_text(spec: dict[str, Any], key: str, at: str) -> str | None:

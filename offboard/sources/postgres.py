@@ -300,6 +300,11 @@ class PostgresSource(Source):
             yield from document_refs(documents.kind, batch)
 
     def document_path(self, ref: DocumentRef) -> Path:
+        s3 = self.mapping.s3_location(ref.kind)
+        if s3 is not None:
+            from offboard.sources.s3docs import s3_document
+
+            return s3_document(ref, *s3, self.max_document_bytes, self._materialized)
         content = self.mapping.content_query(ref.kind)
         if content is not None:
             return self._stored_document(ref, content)
