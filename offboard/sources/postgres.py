@@ -33,18 +33,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
-from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
+from offboard.errors import SchemaError, SourceError, SourceUnavailable
 
-from .base import AccountInfo, DocumentRef, DocumentUnavailable, Source
+from .base import DocumentRef
 from .mapping import canonical_query
-from .records import (
-    DOCUMENT_COLUMNS,
-    Materialized,
-    document_refs,
-    document_under,
-    stored_document,
-    to_schema,
-)
+from .records import DOCUMENT_COLUMNS, Materialized, document_refs, to_schema
+from .sql import SqlSource
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -133,8 +127,10 @@ def typed_query(query: str, names: list[str], types: list[pa.DataType]) -> str:
     return f"SELECT {columns} FROM ({query}) AS q"
 
 
-class PostgresSource(Source):
+class PostgresSource(SqlSource):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    accounts_sql: ClassVar[str] = 'SELECT id, name FROM accounts ORDER BY id COLLATE "C"'
+    length_function: ClassVar[str] = "octet_length"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -212,28 +208,14 @@ class PostgresSource(Source):
             reader.close()
             statement.close()
 
+    def _run(self, sql: str, parameter: str | None, what: str) -> list[dict[str, Any]]:
+        return self._rows(sql if parameter is None else bind_account(sql, parameter), what)
+
     def _rows(self, sql: str, what: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for batch in self._query(sql, what):
             rows.extend(batch.to_pylist())
         return rows
-
-    # -- accounts -----------------------------------------------------------------------------
-    def accounts(self) -> list[AccountInfo]:
-        query = (
-            self.mapping.accounts_list or 'SELECT id, name FROM accounts ORDER BY id COLLATE "C"'
-        )
-        rows = self._rows(_accounts_query(query), "accounts")
-        return [AccountInfo(str(r["id"]), str(r["name"])) for r in rows]
-
-    def check_account(self, account: str) -> AccountInfo:
-        if self.mapping.accounts_list is not None and self.mapping.accounts_one is None:
-            return self.account_in_list(account)
-        query = self.mapping.accounts_one or "SELECT id, name FROM accounts WHERE id = ?"
-        rows = self._rows(_accounts_query(bind_account(query, account)), f"account {account!r}")
-        if not rows:
-            raise UnknownAccount(account, [a.id for a in self.accounts()])
-        return AccountInfo(str(rows[0]["id"]), str(rows[0]["name"]))
 
     # -- tables -------------------------------------------------------------------------------
     def read_table(
@@ -259,23 +241,6 @@ class PostgresSource(Source):
         returned = self._schema(probe, f"table {table.name!r}").names
         return bind_account(canonical_query(self.mapping, table, returned, cents_sql), account)
 
-    def _stored_document(self, ref: DocumentRef, content: str) -> Path:
-        """A document kept as bytes in the database, written to a private file."""
-        query = bind_account(content, ref.locator or "")
-        what = f"document {ref.kind} {ref.number}"
-
-        def one(expr: str) -> Any:
-            rows = self._rows(f"SELECT {expr} AS v FROM ({query}) AS b", what)
-            return rows[0]["v"] if rows else None
-
-        return stored_document(
-            ref,
-            lambda: one("octet_length(b.content)"),
-            lambda: one("b.content"),
-            self.max_document_bytes,
-            self._materialized,
-        )
-
     def _schema(self, sql: str, what: str) -> pa.Schema:
         import adbc_driver_manager
 
@@ -299,19 +264,6 @@ class PostgresSource(Source):
         for batch in self._query(sql, f"documents {documents.kind!r}"):
             yield from document_refs(documents.kind, batch)
 
-    def document_path(self, ref: DocumentRef) -> Path:
-        s3 = self.mapping.s3_location(ref.kind)
-        if s3 is not None:
-            from offboard.sources.s3docs import s3_document
-
-            return s3_document(ref, *s3, self.max_document_bytes, self._materialized)
-        content = self.mapping.content_query(ref.kind)
-        if content is not None:
-            return self._stored_document(ref, content)
-        if self.documents_root is None:
-            raise DocumentUnavailable("no documents folder: add ?documents=PATH to the source URL")
-        return document_under(self.documents_root, ref)
-
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -323,12 +275,6 @@ def _unavailable(message: str) -> bool:
     return any(
         word in lowered
         for word in ("connection", "could not connect", "timeout", "terminat", "server closed")
-    )
-
-
-def _accounts_query(query: str) -> str:
-    return (
-        f'SELECT CAST(a."id" AS TEXT) AS "id", CAST(a."name" AS TEXT) AS "name" FROM ({query}) AS a'
     )
 
 

@@ -25,19 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from offboard.arrowutil import strings
-from offboard.errors import SchemaError, SourceError, SourceUnavailable, UnknownAccount
+from offboard.errors import SchemaError, SourceError, SourceUnavailable
 from offboard.sources import scheme_of
 
-from .base import AccountInfo, DocumentRef, Source
+from .base import DocumentRef
 from .mapping import canonical_query
-from .records import (
-    DOCUMENT_COLUMNS,
-    Materialized,
-    document_refs,
-    document_under,
-    stored_document,
-    to_schema,
-)
+from .records import DOCUMENT_COLUMNS, Materialized, document_refs, to_schema
+from .sql import SqlSource
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
@@ -109,7 +103,7 @@ def typed_query(query: str, names: list[str], types: list[pa.DataType]) -> str:
     return f"SELECT {sentinel} UNION ALL SELECT {casts} FROM ({query}) AS q"
 
 
-class SQLiteSource(Source):
+class SQLiteSource(SqlSource):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
 
     def __init__(self, path: Path, url: str) -> None:
@@ -178,26 +172,14 @@ class SQLiteSource(Source):
             reader.close()
             statement.close()
 
+    def _run(self, sql: str, parameter: str | None, what: str) -> list[dict[str, Any]]:
+        return self._rows(sql, [] if parameter is None else [parameter], what)
+
     def _rows(self, sql: str, params: list[str], what: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for batch in self._query(sql, params, what):
             rows.extend(batch.to_pylist())
         return rows
-
-    # -- accounts -----------------------------------------------------------------------------
-    def accounts(self) -> list[AccountInfo]:
-        query = self.mapping.accounts_list or "SELECT id, name FROM accounts ORDER BY id"
-        rows = self._rows(_accounts_query(query), [], "accounts")
-        return [AccountInfo(str(r["id"]), str(r["name"])) for r in rows]
-
-    def check_account(self, account: str) -> AccountInfo:
-        if self.mapping.accounts_list is not None and self.mapping.accounts_one is None:
-            return self.account_in_list(account)
-        query = self.mapping.accounts_one or "SELECT id, name FROM accounts WHERE id = ?"
-        rows = self._rows(_accounts_query(query), [account], f"account {account!r}")
-        if not rows:
-            raise UnknownAccount(account, [a.id for a in self.accounts()])
-        return AccountInfo(str(rows[0]["id"]), str(rows[0]["name"]))
 
     # -- tables -------------------------------------------------------------------------------
     def read_table(
@@ -255,36 +237,6 @@ class SQLiteSource(Source):
                 batch = batch.slice(1)
                 first = False
             yield from document_refs(documents.kind, batch)
-
-    def document_path(self, ref: DocumentRef) -> Path:
-        s3 = self.mapping.s3_location(ref.kind)
-        if s3 is not None:
-            from offboard.sources.s3docs import s3_document
-
-            return s3_document(ref, *s3, self.max_document_bytes, self._materialized)
-        content = self.mapping.content_query(ref.kind)
-        if content is None:
-            return document_under(self.documents_root, ref)
-        what, params = f"document {ref.kind} {ref.number}", [ref.locator or ""]
-
-        def one(expr: str) -> Any:
-            rows = self._rows(f"SELECT {expr} AS v FROM ({content}) AS b", params, what)
-            return rows[0]["v"] if rows else None
-
-        return stored_document(
-            ref,
-            lambda: one("length(b.content)"),
-            lambda: one("b.content"),
-            self.max_document_bytes,
-            self._materialized,
-        )
-
-
-def _accounts_query(query: str) -> str:
-    """An accounts query's ``id`` and ``name`` as text."""
-    return (
-        f'SELECT CAST(a."id" AS TEXT) AS "id", CAST(a."name" AS TEXT) AS "name" FROM ({query}) AS a'
-    )
 
 
 def cents_sql(expr: str) -> str:
