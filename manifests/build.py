@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,10 +47,10 @@ from manifests.payload import (
     plan_parts,
     spooled_files,
 )
+from manifests.targets import LocalParts, PartTarget
 from manifests.zipfmt import ZipWriter
 from offboard import __version__
-from offboard.errors import OutputError, OutputExists
-from offboard.fsutil import fsync_dir, temp_name
+from offboard.errors import OutputError
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
@@ -67,8 +66,6 @@ DEFAULT_SPLIT_SIZE = 2 * 1000**3
 DEFAULT_SPLIT_FILES = MAX_PART_FILES
 #: compression level (fast deflate: see docs/archive-format.md for the figures)
 LEVEL = 2
-#: bytes gathered before each write to the archive file (small members are a few KB each)
-WRITE_BUFFER = 1 << 20
 #: the tag files written before the payload, in this order
 LEAD = (bag.BAGIT, bag.BAG_INFO, bag.METADATA)
 
@@ -88,6 +85,8 @@ class ArchiveOptions:
     #: each CSV file is hashed and deflated into the tables pack as soon as it is written
     #: (:mod:`manifests.pack`; False: by the archive stage; the same archive either way)
     pack_tables: bool = True
+    #: where the parts are written (default: files beside ``out``, renamed when all are done)
+    target: PartTarget | None = None
 
 
 @dataclass
@@ -99,6 +98,8 @@ class ArchiveResult:
     archive_bytes: int = 0
     seconds: float = 0.0
     part_bytes: list[int] = field(default_factory=list)
+    #: where each part is (a path, or an S3 URL with its version)
+    locations: list[str] = field(default_factory=list)
 
 
 def part_names(out: Path, count: int) -> list[Path]:
@@ -181,7 +182,8 @@ def _build(
         raise ValueError(f"tables packed at level {pack.level}, archive at level {options.level}")
     plan = plan_parts(sizes, options.split_size, options.split_files)
     finals = part_names(out, plan.count)
-    _check_targets(out, finals, options.overwrite)
+    target = options.target if options.target is not None else LocalParts()
+    target.check(out, finals, options.overwrite)
     meta = LazyMetadata(summary, exporters, dialect, options.created_at, sizes, plan)
     expected_hashes = {
         f"{DATA}/{d.path}": d.sha256
@@ -198,24 +200,18 @@ def _build(
         None if pack is None else pack.fd,
     )
     result = ArchiveResult(archive_id="", paths=finals)
-    temps: list[Path] = []
     try:
         for number, final in enumerate(finals, 1):
-            temp = temp_name(final)
-            temps.append(temp)
             members = sorted(
                 (p for p, n in plan.files.items() if n == number), key=lambda p: p.encode()
             )
-            writer = _PartWriter(temp, final, number, plan.count, options)
+            writer = _PartWriter(target, final, number, plan.count, options)
             written = writer.write(payload, members, meta, summary, expected_hashes)
             result.part_bytes.append(written)
             result.archive_bytes += written
-        for temp, final in zip(temps, finals, strict=True):
-            os.replace(temp, final)
-        fsync_dir(out.parent)
+        result.locations = target.commit()
     except BaseException:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
+        target.abort()
         raise
     result.archive_id = meta.identifier
     result.files = len(sizes)
@@ -223,30 +219,13 @@ def _build(
     return result
 
 
-def _check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
-    if not out.name.endswith(".zip"):
-        raise OutputError(f"archive name {str(out)!r} must end with .zip")
-    stem = out.name[: -len(".zip")]
-    existing = [p for p in finals if p.exists()]
-    existing += sorted(out.parent.glob(f"{stem}-part-[0-9][0-9][0-9].zip"))
-    if out.exists():
-        existing.append(out)
-    if existing and not overwrite:
-        raise OutputExists(
-            f"archive {str(existing[0])!r} already exists; choose another --out or pass --overwrite"
-        )
-    if overwrite:
-        for p in set(existing) - set(finals):
-            p.unlink()  # parts of an older archive of the same name would be mistaken for ours
-
-
 class _PartWriter:
     """One bag in one zip file."""
 
     def __init__(
-        self, temp: Path, final: Path, number: int, count: int, options: ArchiveOptions
+        self, target: PartTarget, final: Path, number: int, count: int, options: ArchiveOptions
     ) -> None:
-        self.temp = temp
+        self.target = target
         self.final = final
         self.number = number
         self.count = count
@@ -274,8 +253,11 @@ class _PartWriter:
             return [(self._member(n), tags[n], compressed(n)) for n in LEAD]
 
         files, known, hashing = payload.zip_members(members, self._member)
+        # a bound on the zip's size: the payload stored, headers, directory and tag files
+        expected = sum(sizes[m] for m in members) + 512 * (len(members) + 8) + (64 << 20)
         try:
-            with open(self.temp, "xb", buffering=WRITE_BUFFER) as fh:
+            fh = self.target.open(self.final, expected)
+            try:
                 zw = ZipWriter(fh, when=opts.created_at, level=opts.level)
                 zw.add_files(files, lead=lead)
                 digests = [(rel, known.get(rel) or hashing[rel].hexdigest()) for rel in members]
@@ -308,12 +290,10 @@ class _PartWriter:
                     signature = opts.sign_key.sign(tagmanifest, comment)
                     zw.add_bytes(self._member(bag.SIGNATURE), signature, compress=False)
                 written = zw.close()
-                fh.flush()
-                os.fsync(fh.fileno())
-        except FileExistsError:
-            raise OutputError(f"temporary file {str(self.temp)!r} exists") from None
+                self.target.finish(self.final, fh)
+            finally:
+                fh.close()
         except OSError as exc:
-            self.temp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {str(self.final)!r}: {_os_error(exc)}") from exc
         return written
 

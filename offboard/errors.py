@@ -23,9 +23,12 @@ The exception tree::
     ├── GateRefused                    exit 14  the termination gate refuses (the cause is named)
     │   ├── AccountLocked              exit 11  another run holds this account's lock
     │   └── ArchiveStale               exit 12  the source changed since the export (re-export)
-    └── BillingError                   exit 13  the billing backend did not terminate
-        ├── BillingRejected            exit 13  final: the billing system refused (a 4xx)
-        └── BillingUnavailable         exit 13  retriable: 5xx, 429, timeouts (retries exhausted)
+    ├── BillingError                   exit 13  the billing backend did not terminate
+    │   ├── BillingRejected            exit 13  final: the billing system refused (a 4xx)
+    │   └── BillingUnavailable         exit 13  retriable: 5xx, 429, timeouts (retries exhausted)
+    ├── StorageError                   exit 7   an object store refused or failed a request
+    │   └── UploadUnverified           exit 7   the stored object's bytes are not what was sent
+    └── BackupIncomplete               exit 15  some accounts of a backup run failed (see report)
 
 Every error is *fatal* unless its class sets ``retriable = True``: retriable errors are the
 ones a retry policy may try again (a dropped connection, a locked database).
@@ -58,6 +61,7 @@ class ExitCode(IntEnum):
     STALE = 12
     BILLING = 13
     REFUSED = 14
+    BACKUP_INCOMPLETE = 15
     INTERNAL = 70
 
 
@@ -218,3 +222,17 @@ class BillingUnavailable(BillingError):
     """The billing system did not answer usably (5xx, 429, timeout, reset), even after retries."""
 
     retriable = True
+
+
+class StorageError(OutputError):
+    """An object store (S3) refused or failed a request; the message names bucket and key."""
+
+
+class UploadUnverified(StorageError):
+    """The object read back by its version is not the archive that was uploaded."""
+
+
+class BackupIncomplete(OffboardError):
+    """A backup run finished, but one or more of its accounts failed (the report says which)."""
+
+    exit_code = ExitCode.BACKUP_INCOMPLETE

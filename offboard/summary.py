@@ -147,7 +147,7 @@ class ExportSummary:
             if self.archive is None
             else {
                 "archive_id": self.archive.archive_id,
-                "parts": [str(p) for p in self.archive.paths],
+                "parts": self.archive.locations or [str(p) for p in self.archive.paths],
                 "part_bytes": self.archive.part_bytes,
                 "files": self.archive.files,
                 "payload_bytes": self.archive.payload_bytes,

@@ -67,7 +67,9 @@ class ZipWriter:
     """Write members one after the other to ``fileobj``, then the central directory.
 
     ``fileobj`` must be opened for writing in binary mode, positioned at 0 and seekable; the
-    writer never closes it. ``when`` is the archive's time (naive: UTC); every member gets it.
+    writer never closes it. If it has ``hold(offset, length)`` and ``release()``, the writer
+    calls them around each local header it rewrites (:mod:`offboard.storage.sink`). ``when``
+    is the archive's time (naive: UTC); every member gets it.
     """
 
     def __init__(self, fileobj: BinaryIO, *, when: datetime, level: int = 2) -> None:
@@ -357,6 +359,9 @@ class ZipWriter:
         # CRC-32 and compressed size 0 until the data is written; the size fixes the length
         placeholder = R.local_header(raw, method, 0, 0, size, self._dos)
         head = len(placeholder)
+        hold = getattr(self._fh, "hold", None)
+        if hold is not None:
+            hold(offset, head)  # a sink that uploads as it goes keeps what is patched below
         self._fh.write(placeholder)
         written = 0
         while True:
@@ -371,6 +376,8 @@ class ZipWriter:
         self._fh.seek(offset)
         self._fh.write(R.local_header(raw, method, crc, written, size, self._dos))
         self._fh.seek(offset + head + written)
+        if hold is not None:
+            self._fh.release()  # type: ignore[attr-defined]
         return self._finish(name, method, crc, written, size, offset, head)
 
     # -- helpers -------------------------------------------------------------------------------

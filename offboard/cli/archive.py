@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -39,7 +41,12 @@ def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("archive", metavar="ARCHIVE")
+@click.option(
+    "--version-id",
+    metavar="ID",
+    help="s3:// only: verify this version of the object (default: the latest).",
+)
 @click.option(
     "--pubkey",
     "-p",
@@ -62,7 +69,8 @@ def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
 @quiet_option
 @handle_errors
 def verify(
-    archive: Path,
+    archive: str,
+    version_id: str | None,
     pubkey: Path | None,
     fast: bool,
     allow_unsigned: bool,
@@ -73,7 +81,9 @@ def verify(
     """Check ARCHIVE: structure, signature, every checksum, record counts, totals and pages.
 
     Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
-    For a split archive, name any part: the others are checked with it.
+    For a split archive, name any part: the others are checked with it. ARCHIVE may be
+    s3://BUCKET/KEY.zip: its bytes are read from S3 (into a private temporary folder) and
+    checked there.
     """
     from manifests.verify import verify_archive
     from offboard.errors import ArchiveInvalid, KeyFileError
@@ -90,10 +100,16 @@ def verify(
         except KeyFileError as exc:
             raise ConfigError(str(exc)) from None
     from manifests.verify.bounds import part_limits
+    from offboard.storage import is_s3_url
 
-    report = verify_archive(
-        archive, key, fast=fast, allow_unsigned=allow_unsigned, limits=part_limits(max_files)
-    )
+    if version_id is not None and not is_s3_url(archive):
+        raise ConfigError("--version-id applies to an s3:// archive")
+    with _local_archive(archive, version_id) as path:
+        report = verify_archive(
+            path, key, fast=fast, allow_unsigned=allow_unsigned, limits=part_limits(max_files)
+        )
+    if is_s3_url(archive):
+        report.archive = archive if version_id is None else f"{archive}?versionId={version_id}"
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif not quiet:
@@ -108,3 +124,20 @@ def verify(
         raise ArchiveInvalid(
             f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
         )
+
+
+@contextmanager
+def _local_archive(archive: str, version_id: str | None) -> Iterator[Path]:
+    """The archive's path; for s3://, a private local copy of its bytes."""
+    from offboard.storage import is_s3_url, open_destination, split_archive_url
+
+    if not is_s3_url(archive):
+        yield Path(archive)
+        return
+    from offboard.storage.s3 import S3Destination
+
+    folder, name = split_archive_url(archive)
+    dest = open_destination(folder)
+    assert isinstance(dest, S3Destination)
+    with dest.fetch(name, version_id) as path:
+        yield path

@@ -22,6 +22,7 @@ from offboard.cli.common import (
     quiet_option,
     source_argument,
 )
+from offboard.cli.storage_options import storage_options, store_kwargs
 from offboard.errors import ConfigError
 
 
@@ -95,9 +96,11 @@ def demo(
 @click.option(
     "--out",
     "-o",
+    "out_text",
     required=True,
-    type=click.Path(path_type=Path),
-    help="The folder to write (it must not exist or be empty), or NAME.zip for a signed archive.",
+    metavar="OUT",
+    help="The folder to write (it must not exist or be empty), NAME.zip for a signed archive, "
+    "or s3://BUCKET/PREFIX/NAME.zip to store it in S3.",
 )
 @click.option(
     "--sign-key",
@@ -166,6 +169,7 @@ def demo(
     default=None,
     help="Tables and document sets exported at once (default: the number of cores).",
 )
+@storage_options
 @mapping_option
 @json_option
 @quiet_option
@@ -173,7 +177,7 @@ def demo(
 def export(
     source: str,
     account: str,
-    out: Path,
+    out_text: str,
     kinds: str | None,
     dialect: str,
     no_documents: bool,
@@ -190,6 +194,11 @@ def export(
     split_size: str,
     split_files: int,
     mapping_file: Path | None,
+    lock: str | None,
+    retain_until: str | None,
+    legal_hold: bool,
+    sse: str | None,
+    kms_key_id: str | None,
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -197,6 +206,8 @@ def export(
     Writes OUT/csv/*.csv, OUT/documents/<kind>/<number>.pdf, one bundled PDF per kind and
     OUT/export-summary.json. With --out NAME.zip, writes the same files as a BagIt archive
     signed with --sign-key (see docs/archive-format.md); check it with `offboard verify`.
+    With --out s3://BUCKET/PREFIX/NAME.zip, the archive is uploaded as it is written (no local
+    copy), read back by its version and verified before the command succeeds.
     """
     from exporters import select
     from offboard.csvio import get_dialect
@@ -216,10 +227,18 @@ def export(
         max_document_bytes=parse_size(max_document_size, "--max-document-size"),
     )
     from offboard.options import archive_options
+    from offboard.storage import is_s3_url
 
+    store = store_kwargs(lock, retain_until, legal_hold, sse, kms_key_id)
+    remote = is_s3_url(out_text)
+    if store and not remote:
+        raise ConfigError("--lock, --retain-until, --legal-hold and --sse need --out s3://...")
+    out = Path(out_text.rpartition("/")[2] if remote else out_text)
     archive = archive_options(
         out, sign_key, unsigned, created_at, split_size, split_files, overwrite, _passphrase
     )
+    if remote and archive is None:
+        raise ConfigError(f"--out {out_text}: an S3 destination takes an archive, NAME.zip")
     chosen = select(options.kinds)
     bars = [(e.name, e.title) for e in chosen]
     if archive is not None:
@@ -228,7 +247,23 @@ def export(
     try:
         with progress_bars(bars, not quiet) as progress:
             try:
-                summary = export_account(src, account, out, options, progress, archive)
+                if remote:
+                    from offboard.storage import open_destination, split_archive_url
+                    from offboard.storage.store import export_to
+
+                    folder, name = split_archive_url(out_text)
+                    summary = export_to(
+                        src,
+                        account,
+                        open_destination(folder),
+                        name,
+                        options,
+                        archive,
+                        progress,
+                        **store,
+                    )
+                else:
+                    summary = export_account(src, account, out, options, progress, archive)
                 error = None
             except DocumentsIncomplete as exc:
                 summary = exc.summary  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from offboard.cli.common import (
     json_option,
     source_argument,
 )
+from offboard.cli.storage_options import storage_options, store_kwargs
 from offboard.errors import ArchiveInvalid, ArchiveStale, ConfigError
 
 
@@ -210,11 +211,12 @@ def _run_terminate(request: Any, pubkey: Path, as_json: bool) -> Any:
 @click.option(
     "--out",
     "-o",
+    "out_text",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
     metavar="DIR",
-    help="The folder the signed archive and the receipt go in.",
+    help="The folder (or s3://BUCKET/PREFIX) the signed archive and the receipt go in.",
 )
+@storage_options
 @reason_option
 @click.option(
     "--allow-missing-documents",
@@ -229,27 +231,40 @@ def close(
     account: str,
     sign_key: Path,
     pubkey: Path,
-    out: Path,
+    out_text: str,
     reason: str | None,
     allow_missing_documents: bool,
     yes: bool,
     billing: str,
     billing_option: tuple[str, ...],
+    lock: str | None,
+    retain_until: str | None,
+    legal_hold: bool,
+    sse: str | None,
+    kms_key_id: str | None,
 ) -> None:
     """Close the account now: cancel, export, sign, verify, terminate, in one go.
 
     Writes DIR/<account>-<time>.zip (signed with KEY), verifies it with PUB, ends the
     subscription and writes the signed receipt beside the archive, then says what was
     exported, where, and how anyone can check it. Asks for confirmation on a terminal;
-    elsewhere, --yes is required.
+    elsewhere, --yes is required. With --out s3://BUCKET/PREFIX, the archive is uploaded,
+    read back by its version and verified; the termination checks a copy of the stored bytes,
+    and the receipt is stored beside the archive (under the same lock, if any).
     """
     from manifests.build import ArchiveOptions
     from offboard.gate.flow import TerminateRequest
     from offboard.gate.store import open_store
     from offboard.pipeline import ExportOptions, export_account
     from offboard.sources import open_source
+    from offboard.storage import is_s3_url
     from offboard.ui import human_bytes
 
+    remote = is_s3_url(out_text)
+    store_opts = store_kwargs(lock, retain_until, legal_hold, sse, kms_key_id)
+    if store_opts and not remote:
+        raise ConfigError("--lock, --retain-until, --legal-hold and --sse need --out s3://...")
+    out = Path(out_text)
     secret, public = _load_keys(sign_key, pubkey)
     if secret.public_key.key_id != public.key_id:
         raise ConfigError("--pubkey is not the public key of --sign-key")
@@ -268,14 +283,21 @@ def close(
         store.request_cancellation(account, reason, now, True)
     name = f"{account}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
     src = open_source(source)
+    export_options = ExportOptions(allow_missing_documents=True, jobs=os.cpu_count() or 2)
+    archive_options = ArchiveOptions(created_at=now, sign_key=secret)
     try:
-        summary = export_account(
-            src,
-            account,
-            out / name,
-            ExportOptions(allow_missing_documents=True, jobs=os.cpu_count() or 2),
-            archive=ArchiveOptions(created_at=now, sign_key=secret),
-        )
+        if remote:
+            from offboard.storage import open_destination
+            from offboard.storage.store import export_to
+
+            dest = open_destination(out_text)
+            summary = export_to(
+                src, account, dest, name, export_options, archive_options, **store_opts
+            )
+        else:
+            summary = export_account(
+                src, account, out / name, export_options, archive=archive_options
+            )
     finally:
         src.close()
     if summary.problems and not allow_missing_documents:
@@ -285,33 +307,46 @@ def close(
             click.echo(f"  document {p.kind} {p.number}: {p.reason}", err=True)
         raise DocumentsIncomplete(
             f"{len(summary.problems)} document(s) of account {account!r} are missing or "
-            f"unreadable; the archive {out / name} was written but the subscription was not "
+            f"unreadable; the archive {summary.out} was written but the subscription was not "
             "terminated (pass --allow-missing-documents to close anyway)"
         )
-    archive = Path(summary.archive.paths[0])
     click.echo(f"Exported account {account} ({summary.account_name}):")
     for kind in summary.kinds:
         docs = f", {len(kind.documents.documents)} documents" if kind.documents else ""
         click.echo(f"  {kind.kind:<16} {kind.rows:>9,} records{docs}")
     for p in summary.problems:
         click.echo(f"  not exported: document {p.kind} {p.number} ({p.reason})")
-    click.echo(
-        f"Archive: {', '.join(str(p) for p in summary.archive.paths)} "
-        f"({human_bytes(summary.archive.archive_bytes)})"
-    )
+    locations = summary.archive.locations or [str(p) for p in summary.archive.paths]
+    click.echo(f"Archive: {', '.join(locations)} ({human_bytes(summary.archive.archive_bytes)})")
     request = TerminateRequest(
         source=source,
         account=account,
-        archive=archive,
+        archive=Path(summary.archive.paths[0]),
         pubkey=public,
         sign_key=secret,
         billing=billing,
         billing_options=_billing_options(billing_option),
         jobs=os.cpu_count() or 2,
     )
-    _run_terminate(request, pubkey, as_json=False)
+    if not remote:
+        _run_terminate(request, pubkey, as_json=False)
+        shown = str(summary.archive.paths[0])
+    else:
+        from dataclasses import replace
+
+        from offboard.storage.s3 import S3Destination
+
+        assert isinstance(dest, S3Destination)
+        with dest.fetch_locations(locations) as paths:
+            outcome = _run_terminate(
+                replace(request, archive=paths[0], location=locations[0]), pubkey, as_json=False
+            )
+            for file in outcome.receipt_files:
+                stored = dest.put_small(file.name, file.read_bytes(), **store_opts)
+                click.echo(f"  stored:   {stored}")
+        shown = dest.describe(name)
     click.echo("Anyone can check the archive without offboard (README, 'Verify without offboard'):")
-    click.echo(f"  offboard verify {archive} --pubkey {pubkey}")
+    click.echo(f"  offboard verify {shown} --pubkey {pubkey}")
 
 
 def _confirm(account: str, yes: bool) -> None:

@@ -51,6 +51,9 @@ class TerminateRequest:
     billing: str = "local"
     billing_options: Mapping[str, str] = field(default_factory=dict)
     jobs: int = 2
+    #: where the archive is kept when ``archive`` is a local copy of it (an S3 URL with its
+    #: version), recorded in the receipt
+    location: str | None = None
 
 
 @dataclass
@@ -278,6 +281,7 @@ def _new_receipt(
         },
         "archive": {
             "file": req.archive.name,
+            **({} if req.location is None else {"location": req.location}),
             "parts": names,
             "sha256": digest,
             "archive_id": report.archive_id,

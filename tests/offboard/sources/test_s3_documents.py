@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,23 +23,17 @@ PREFIX = "tenant-files/"
 @pytest.fixture(scope="module")
 def s3(demo_db: Path) -> Iterator[str]:
     """An S3 endpoint holding the demo's purchase PDFs; its URL (the AWS environment set)."""
+    import boto3
+
+    from tests.s3server import s3_endpoint
+
+    with s3_endpoint() as url:
+        yield from _filled(demo_db, url, boto3)
+
+
+def _filled(demo_db: Path, url: str, boto3: Any) -> Iterator[str]:
     import sqlite3
 
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server._server.server_address  # type: ignore[attr-defined]
-    url = f"http://{host}:{port}"
-    patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": url,
-    }.items():
-        patch.setenv(name, value)
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     docs = demo_db.parent / f"{demo_db.stem}-documents"
@@ -50,11 +45,7 @@ def s3(demo_db: Path) -> Iterator[str]:
     for path in paths:
         if (docs / path).is_file():  # the demo's one missing purchase stays missing
             client.put_object(Bucket=BUCKET, Key=PREFIX + path, Body=(docs / path).read_bytes())
-    try:
-        yield url
-    finally:
-        patch.undo()
-        server.stop()
+    yield url
 
 
 def mapping(tmp_path: Path) -> Path:

@@ -1,0 +1,92 @@
+"""Where the archive stage writes an archive's part files: :class:`PartTarget`.
+
+The default, :class:`LocalParts`, writes each part under a temporary name beside its final
+name, fsyncs it, and renames every part only once all are written, so no half-written archive
+is ever under a final name. :mod:`offboard.storage.s3` writes them into S3 multipart uploads,
+completed together in the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from offboard.errors import OutputError, OutputExists
+from offboard.fsutil import fsync_dir, temp_name
+
+#: bytes gathered before each write to the archive file (small members are a few KB each)
+WRITE_BUFFER = 1 << 20
+
+
+class PartTarget(Protocol):
+    """Where an archive's part files go: the archive stage opens each part, writes it whole,
+    finishes it, and commits once every part is finished (or aborts)."""
+
+    def check(self, out: Path, finals: list[Path], overwrite: bool) -> None:
+        """Raise OutputExists when a final name is taken (and ``overwrite`` is false)."""
+
+    def open(self, final: Path, expected_size: int) -> BinaryIO:
+        """A new writable file object for the part ``final`` (seekable backwards only over
+        what :meth:`ZipWriter` patches; see :mod:`offboard.storage.sink`)."""
+
+    def finish(self, final: Path, fh: BinaryIO) -> None:
+        """The part ``final`` is written whole: make it durable (not yet under its name)."""
+
+    def commit(self) -> list[str]:
+        """Put every finished part under its final name; return their locations."""
+
+    def abort(self) -> None:
+        """Remove whatever was written (called on any error, before raising it)."""
+
+
+class LocalParts:
+    """Parts written under temporary names beside ``out``, fsynced, and renamed together."""
+
+    def __init__(self) -> None:
+        self._temps: list[tuple[Path, Path]] = []
+
+    def check(self, out: Path, finals: list[Path], overwrite: bool) -> None:
+        check_targets(out, finals, overwrite)
+
+    def open(self, final: Path, expected_size: int) -> BinaryIO:
+        temp = temp_name(final)
+        try:
+            fh = open(temp, "xb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed by the caller
+        except FileExistsError:
+            raise OutputError(f"temporary file {str(temp)!r} exists") from None
+        self._temps.append((temp, final))
+        return fh
+
+    def finish(self, final: Path, fh: BinaryIO) -> None:
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+
+    def commit(self) -> list[str]:
+        for temp, final in self._temps:
+            os.replace(temp, final)
+        if self._temps:
+            fsync_dir(self._temps[0][1].parent)
+        return [str(final) for _, final in self._temps]
+
+    def abort(self) -> None:
+        for temp, _ in self._temps:
+            temp.unlink(missing_ok=True)
+
+
+def check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
+    if not out.name.endswith(".zip"):
+        raise OutputError(f"archive name {str(out)!r} must end with .zip")
+    stem = out.name[: -len(".zip")]
+    existing = [p for p in finals if p.exists()]
+    existing += sorted(out.parent.glob(f"{stem}-part-[0-9][0-9][0-9].zip"))
+    if out.exists():
+        existing.append(out)
+    if existing and not overwrite:
+        raise OutputExists(
+            f"archive {str(existing[0])!r} already exists; choose another --out or pass --overwrite"
+        )
+    if overwrite:
+        for p in set(existing) - set(finals):
+            p.unlink()  # parts of an older archive of the same name would be mistaken for ours

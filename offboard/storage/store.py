@@ -1,0 +1,80 @@
+"""Export an account's archive into a destination: :func:`export_to`.
+
+For a folder, the archive is written beside its final name and renamed (the pipeline's own
+way). For S3, the export's working files (the staging folder, the documents spool and tables
+pack) are in a private temporary folder; the archive's parts are written straight into S3
+multipart uploads, without a local copy of the archive, and completed together once every part
+is written. Each part is then read back by its VersionId, its bytes compared with what was
+sent, and the archive verified from the bytes read back, against the signing key's public key
+(:mod:`offboard.storage.s3`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from offboard.storage import Destination
+
+if TYPE_CHECKING:
+    from manifests.build import ArchiveOptions
+    from offboard.pipeline import ExportOptions, ProgressFn
+    from offboard.sources.base import Source
+    from offboard.summary import ExportSummary
+
+__all__ = ["export_to"]
+
+
+def export_to(
+    source: Source,
+    account: str,
+    destination: Destination,
+    name: str,
+    options: ExportOptions,
+    archive: ArchiveOptions,
+    progress: ProgressFn | None = None,
+    **store_options: Any,
+) -> ExportSummary:
+    """Export ``account`` as the archive ``name`` (``NAME.zip``) of ``destination``.
+
+    ``store_options`` are the destination's (for S3: lock, retain_until, legal_hold, sse,
+    kms_key_id). The summary's ``out`` and ``archive.locations`` name where it went. Raises
+    like :func:`offboard.pipeline.export_account`; :class:`DocumentsIncomplete` only after
+    the archive is stored.
+    """
+    from offboard.errors import DocumentsIncomplete
+    from offboard.pipeline import export_account
+    from offboard.storage.local import LocalDestination
+
+    if isinstance(destination, LocalDestination):
+        destination.target(name, **store_options)  # makes the folder; refuses S3 options
+        return export_account(source, account, destination.path(name), options, progress, archive)
+    target = destination.target(name, **store_options)
+    if archive.sign_key is not None and hasattr(target, "verify_with"):
+        target.verify_with(archive.sign_key.public_key)
+    work = Path(tempfile.mkdtemp(prefix="offboard-store-"))
+    try:
+        try:
+            summary = export_account(
+                source,
+                account,
+                work / name,
+                options,
+                progress,
+                dataclasses.replace(archive, target=target),
+            )
+        except DocumentsIncomplete as exc:
+            summary = exc.summary  # type: ignore[attr-defined]
+            _relocate(summary, destination, name)
+            raise
+        _relocate(summary, destination, name)
+        return summary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _relocate(summary: ExportSummary, destination: Destination, name: str) -> None:
+    summary.out = destination.describe(name)
