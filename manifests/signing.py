@@ -214,15 +214,25 @@ class PublicKey:
 
         The untrusted comment is not covered by any signature and is not looked at.
         """
+        signed = message
+        if signature.algorithm == SIG_ALG_PREHASHED:
+            signed = hashlib.blake2b(message, digest_size=64).digest()
+        self._verify(signed, signature)
+
+    def verify_digest(self, digest: bytes, signature: Signature) -> None:
+        """:meth:`verify` for a message given by its BLAKE2b-512 ``digest`` (only prehashed
+        signatures, algorithm ``ED``, can be checked so)."""
+        if signature.algorithm != SIG_ALG_PREHASHED:
+            raise BadSignature("a legacy (Ed) signature: the whole message is needed")
+        self._verify(digest, signature)
+
+    def _verify(self, signed: bytes, signature: Signature) -> None:
         if signature.key_id != self.key_id:
             raise WrongKey(
                 f"signed by key {_hex_id(signature.key_id)}, but the public key is "
                 f"{self.key_id_hex}"
             )
         public = Ed25519PublicKey.from_public_bytes(self.key)
-        signed = message
-        if signature.algorithm == SIG_ALG_PREHASHED:
-            signed = hashlib.blake2b(message, digest_size=64).digest()
         try:
             public.verify(signature.signature, signed)
         except InvalidSignature:
@@ -317,6 +327,29 @@ class SecretKey:
 
         ``prehash=False`` makes a legacy ``Ed`` signature (over the message itself).
         """
+        if prehash:
+            return self.sign_digest(
+                hashlib.blake2b(message, digest_size=64).digest(),
+                trusted_comment,
+                untrusted_comment,
+            )
+        return self._sign(SIG_ALG_LEGACY, message, trusted_comment, untrusted_comment)
+
+    def sign_digest(
+        self,
+        digest: bytes,
+        trusted_comment: str,
+        untrusted_comment: str = "signature from offboard secret key",
+    ) -> bytes:
+        """The ``.minisig`` file of a message whose BLAKE2b-512 is ``digest`` (a file hashed
+        as it streams, however large: what ``minisign -S`` writes for it)."""
+        if len(digest) != 64:
+            raise ValueError("a BLAKE2b-512 digest is 64 bytes")
+        return self._sign(SIG_ALG_PREHASHED, digest, trusted_comment, untrusted_comment)
+
+    def _sign(
+        self, algorithm: bytes, signed: bytes, trusted_comment: str, untrusted_comment: str
+    ) -> bytes:
         for text, what, limit in (
             (untrusted_comment, "untrusted comment", MAX_UNTRUSTED_COMMENT),
             (trusted_comment, "trusted comment", MAX_TRUSTED_COMMENT),
@@ -325,8 +358,6 @@ class SecretKey:
             if why is not None:
                 raise ValueError(why)
         private = self._private()
-        algorithm = SIG_ALG_PREHASHED if prehash else SIG_ALG_LEGACY
-        signed = hashlib.blake2b(message, digest_size=64).digest() if prehash else message
         signature = private.sign(signed)
         global_signature = private.sign(signature + trusted_comment.encode("utf-8"))
         return Signature(

@@ -8,6 +8,7 @@ completed together in the same way.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -33,6 +34,9 @@ class PartTarget(Protocol):
     def finish(self, final: Path, fh: BinaryIO) -> None:
         """The part ``final`` is written whole: make it durable (not yet under its name)."""
 
+    def add_small(self, final: Path, data: bytes) -> None:
+        """A small file to publish with the parts (a detached signature), under ``final``."""
+
     def commit(self) -> list[str]:
         """Put every finished part under its final name; return their locations."""
 
@@ -45,6 +49,7 @@ class LocalParts:
 
     def __init__(self) -> None:
         self._temps: list[tuple[Path, Path]] = []
+        self._small: set[Path] = set()
 
     def check(self, out: Path, finals: list[Path], overwrite: bool) -> None:
         check_targets(out, finals, overwrite)
@@ -63,12 +68,21 @@ class LocalParts:
         os.fsync(fh.fileno())
         fh.close()
 
+    def add_small(self, final: Path, data: bytes) -> None:
+        temp = temp_name(final)
+        self._temps.append((temp, final))
+        self._small.add(final)
+        with open(temp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
     def commit(self) -> list[str]:
         for temp, final in self._temps:
             os.replace(temp, final)
         if self._temps:
             fsync_dir(self._temps[0][1].parent)
-        return [str(final) for _, final in self._temps]
+        return [str(final) for _, final in self._temps if final not in self._small]
 
     def abort(self) -> None:
         for temp, _ in self._temps:
@@ -76,11 +90,12 @@ class LocalParts:
 
 
 def check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
-    if not out.name.endswith(".zip"):
+    ext = ".zip.age" if out.name.endswith(".zip.age") else ".zip"
+    if not out.name.endswith(ext):
         raise OutputError(f"archive name {str(out)!r} must end with .zip")
-    stem = out.name[: -len(".zip")]
+    stem = out.name[: -len(ext)]
     existing = [p for p in finals if p.exists()]
-    existing += sorted(out.parent.glob(f"{stem}-part-[0-9][0-9][0-9].zip"))
+    existing += sorted(out.parent.glob(f"{glob.escape(stem)}-part-[0-9][0-9][0-9]{ext}"))
     if out.exists():
         existing.append(out)
     if existing and not overwrite:
@@ -90,3 +105,5 @@ def check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
     if overwrite:
         for p in set(existing) - set(finals):
             p.unlink()  # parts of an older archive of the same name would be mistaken for ours
+            if ext == ".zip.age":
+                p.with_name(p.name + ".minisig").unlink(missing_ok=True)

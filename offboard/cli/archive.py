@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from manifests.metadata import MAX_PART_FILES
 from offboard.cli.common import _passphrase, cli, handle_errors, json_option, quiet_option
+from offboard.cli.storage_options import identity_option
 from offboard.errors import ConfigError
 
 
@@ -65,6 +67,7 @@ def keygen(prefix: Path, no_passphrase: bool, force: bool) -> None:
     help="Refuse a part of more than N files (the format's most). More is for older or "
     "foreign archives, and allows memory in proportion.",
 )
+@identity_option
 @json_option
 @quiet_option
 @handle_errors
@@ -75,6 +78,7 @@ def verify(
     fast: bool,
     allow_unsigned: bool,
     max_files: int,
+    identity: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -83,7 +87,9 @@ def verify(
     Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
     For a split archive, name any part: the others are checked with it. ARCHIVE may be
     s3://BUCKET/KEY.zip: its bytes are read from S3 (into a private temporary folder) and
-    checked there.
+    checked there. An encrypted archive, NAME.zip.age, is checked against its signature
+    without decrypting it; with --identity FILE it is decrypted (privately, temporarily) and
+    checked in full.
     """
     from manifests.verify import verify_archive
     from offboard.errors import ArchiveInvalid, KeyFileError
@@ -104,16 +110,36 @@ def verify(
 
     if version_id is not None and not is_s3_url(archive):
         raise ConfigError("--version-id applies to an s3:// archive")
+    from manifests.verify.sealed import is_sealed, verify_sealed
+
+    identities = None
+    if identity is not None:
+        from manifests.encryption import load_identities
+
+        if not is_sealed(archive):
+            raise ConfigError("--identity applies to an encrypted archive, NAME.zip.age")
+        identities = load_identities(identity)
+    options: dict[str, Any] = {
+        "fast": fast,
+        "allow_unsigned": allow_unsigned,
+        "limits": part_limits(max_files),
+    }
     with _local_archive(archive, version_id) as path:
-        report = verify_archive(
-            path, key, fast=fast, allow_unsigned=allow_unsigned, limits=part_limits(max_files)
-        )
+        if is_sealed(path):
+            report = verify_sealed(path, key, identities, **options)
+        else:
+            report = verify_archive(path, key, **options)
     if is_s3_url(archive):
         report.archive = archive if version_id is None else f"{archive}?versionId={version_id}"
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif not quiet:
         print_verify_report(report)
+        if report.mode == "sealed" and report.valid:
+            click.echo(
+                "The encrypted archive is intact and signed; its contents were not checked "
+                "(give --identity FILE to decrypt and check them)."
+            )
     if any(p.code == "bomb" and "more members" in p.detail for p in report.problems):
         click.echo(
             f"offboard: a part holds more than {max_files:,} files: `--max-files N` checks "

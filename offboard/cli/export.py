@@ -22,7 +22,7 @@ from offboard.cli.common import (
     quiet_option,
     source_argument,
 )
-from offboard.cli.storage_options import storage_options, store_kwargs
+from offboard.cli.storage_options import encrypt_option, storage_options, store_kwargs
 from offboard.errors import ConfigError
 
 
@@ -170,6 +170,7 @@ def demo(
     help="Tables and document sets exported at once (default: the number of cores).",
 )
 @storage_options
+@encrypt_option
 @mapping_option
 @json_option
 @quiet_option
@@ -199,6 +200,7 @@ def export(
     legal_hold: bool,
     sse: str | None,
     kms_key_id: str | None,
+    encrypt_to: tuple[str, ...],
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -239,6 +241,13 @@ def export(
     )
     if remote and archive is None:
         raise ConfigError(f"--out {out_text}: an S3 destination takes an archive, NAME.zip")
+    recipients = None
+    if encrypt_to:
+        from manifests.encryption import parse_recipients
+
+        if archive is None or archive.sign_key is None:
+            raise ConfigError("--encrypt-to needs --out NAME.zip and --sign-key (not --unsigned)")
+        recipients = parse_recipients(list(encrypt_to))
     chosen = select(options.kinds)
     bars = [(e.name, e.title) for e in chosen]
     if archive is not None:
@@ -247,7 +256,7 @@ def export(
     try:
         with progress_bars(bars, not quiet) as progress:
             try:
-                if remote:
+                if remote or recipients:
                     from offboard.storage import open_destination, split_archive_url
                     from offboard.storage.store import export_to
 
@@ -260,6 +269,7 @@ def export(
                         options,
                         archive,
                         progress,
+                        recipients,
                         **store,
                     )
                 else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -46,6 +47,29 @@ def storage_options(f: F) -> F:
     ):
         f = decorator(f)
     return f
+
+
+def encrypt_option(f: F) -> F:
+    return click.option(
+        "--encrypt-to",
+        "encrypt_to",
+        multiple=True,
+        metavar="RECIPIENT",
+        help="Encrypt the archive to this age recipient (age1...), or to each recipient of "
+        "this file; repeat for several. Writes NAME.zip.age and its signature "
+        "NAME.zip.age.minisig (docs/archive-format.md, 'Encrypted archives').",
+    )(f)
+
+
+def identity_option(f: F) -> F:
+    return click.option(
+        "--identity",
+        "-i",
+        "identity",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="An age identity file (AGE-SECRET-KEY-1...) to decrypt an encrypted archive.",
+    )(f)
 
 
 def store_kwargs(

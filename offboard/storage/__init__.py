@@ -38,7 +38,9 @@ __all__ = [
 #: the folder (or key prefix) under the destination where state files are kept
 STATE_DIR = ".offboard-state"
 _STATE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,119}")
-_PART = re.compile(r"(?P<stem>.+)-part-(?P<n>[0-9]{3})\.zip")
+_PART = re.compile(r"(?P<stem>.+)-part-(?P<n>[0-9]{3})(?P<ext>\.zip(?:\.age)?)")
+#: the file names an archive is stored as: parts, encrypted parts and their signatures
+ARCHIVE_FILE = re.compile(r"[^/]+\.zip(?:\.age(?:\.minisig)?)?")
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,30 @@ class StoredArchive:
 
     @property
     def stem(self) -> str:
-        return self.name[: -len(".zip")]
+        return self.name.removesuffix(".age").removesuffix(".zip")
+
+    @property
+    def encrypted(self) -> bool:
+        return self.name.endswith(".zip.age")
+
+    @property
+    def first(self) -> StoredPart:
+        """The part to name when verifying (the first part file, not a signature)."""
+        return next(p for p in self.parts if not p.name.endswith(".minisig"))
 
 
 def archive_name(part_name: str) -> str:
-    """The archive a part file belongs to: ``NAME-part-001.zip`` -> ``NAME.zip``."""
-    match = _PART.fullmatch(part_name)
-    return part_name if match is None else f"{match['stem']}.zip"
+    """The archive a file belongs to: ``NAME-part-001.zip`` -> ``NAME.zip``;
+    ``NAME-part-001.zip.age.minisig`` -> ``NAME.zip.age``."""
+    name = (
+        part_name.removesuffix(".minisig") if part_name.endswith(".zip.age.minisig") else part_name
+    )
+    match = _PART.fullmatch(name)
+    return name if match is None else f"{match['stem']}{match['ext']}"
+
+
+def is_archive_file(name: str) -> bool:
+    return not name.startswith(".") and ARCHIVE_FILE.fullmatch(name) is not None
 
 
 def group_parts(parts: list[StoredPart]) -> list[StoredArchive]:

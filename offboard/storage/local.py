@@ -20,6 +20,7 @@ from offboard.storage import (
     StoredPart,
     check_state_name,
     group_parts,
+    is_archive_file,
 )
 
 
@@ -39,7 +40,7 @@ class LocalDestination(Destination):
         except OSError as exc:
             raise OutputError(f"cannot list {self.url!r}: {exc.strerror}") from exc
         for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".zip"):
+            if not is_archive_file(entry.name):
                 continue
             st = entry.stat(follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
@@ -62,7 +63,7 @@ class LocalDestination(Destination):
 
     @contextmanager
     def local_copy(self, archive: StoredArchive) -> Iterator[Path]:
-        yield self.folder / archive.parts[0].name
+        yield self.folder / archive.first.name
 
     def delete(self, archive: StoredArchive, *, now: datetime) -> None:
         if archive.legal_hold:

@@ -18,7 +18,7 @@ __all__ = ["BackupName", "account_part", "backup_name", "parse_backup_name"]
 _SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}")
 _NAME = re.compile(
     r"(?P<account>[A-Za-z0-9_-][A-Za-z0-9._-]{0,79})_"
-    r"(?P<when>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z)\.zip"
+    r"(?P<when>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z)\.zip(?:\.age)?"
 )
 
 
@@ -50,8 +50,9 @@ class BackupName:
 
 
 def parse_backup_name(name: str) -> BackupName | None:
-    """The account part and UTC time of a backup archive's name (``NAME.zip``, not a part
-    file's name), or None when it is not a backup name."""
+    """The account part and UTC time of a backup archive's name (``NAME.zip``, or
+    ``NAME.zip.age`` encrypted; not a part file's name), or None when it is not a backup
+    name."""
     match = _NAME.fullmatch(name)
     if match is None:
         return None

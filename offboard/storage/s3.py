@@ -32,6 +32,7 @@ from offboard.storage import (
     archive_name,
     check_state_name,
     group_parts,
+    is_archive_file,
 )
 from offboard.storage.s3client import error_code, s3_client, s3_errors
 from offboard.storage.s3parts import LOCK_MODES, SSE_MODES, S3Parts
@@ -78,7 +79,7 @@ class S3Destination(Destination):
             for page in pages:
                 for obj in page.get("Contents", []):
                     name = obj["Key"][len(self.prefix) :]
-                    if name.endswith(".zip") and not name.startswith("."):
+                    if is_archive_file(name):
                         parts.append(StoredPart(name, int(obj["Size"]), obj["LastModified"]))
         archives = group_parts(parts)
         for archive in archives:
@@ -175,8 +176,9 @@ class S3Destination(Destination):
     def local_copy(self, archive: StoredArchive) -> Iterator[Path]:
         from offboard.storage.readback import download_parts
 
+        names = [p.name for p in archive.parts]
         with download_parts(self, [(p.name, p.version_id) for p in archive.parts]) as paths:
-            yield paths[0]
+            yield paths[names.index(archive.first.name)]
 
     @contextmanager
     def fetch(self, name: str, version_id: str | None = None) -> Iterator[Path]:
@@ -191,15 +193,19 @@ class S3Destination(Destination):
                 raise ConfigError("--version-id names one object: not for a split archive")
             parts = [(name, version_id)]
         else:
-            found = [a for a in self._listed(whole[: -len(".zip")]) if a.name == whole]
+            stem = whole.removesuffix(".age").removesuffix(".zip")
+            found = [a for a in self._listed(stem) if a.name == whole]
             if not found:
                 raise OutputError(f"{self.describe(name)}: no such archive")
             parts = [(p.name, None) for p in found[0].parts]
             if whole != name and name not in {n for n, _ in parts}:
                 raise OutputError(f"{self.describe(name)}: no such archive part")
+        if whole.endswith(".age") and version_id is not None:
+            raise ConfigError("--version-id names one object: not for an encrypted archive")
         with download_parts(self, parts) as paths:
             names = [n for n, _ in parts]
-            yield paths[names.index(name)] if name in names else paths[0]
+            first = next(i for i, n in enumerate(names) if not n.endswith(".minisig"))
+            yield paths[names.index(name)] if name in names else paths[first]
 
     @contextmanager
     def fetch_locations(self, locations: list[str]) -> Iterator[list[Path]]:
@@ -255,7 +261,7 @@ class S3Destination(Destination):
             for page in pages:
                 for obj in page.get("Contents", []):
                     name = obj["Key"][len(self.prefix) :]
-                    if "/" not in name:
+                    if "/" not in name and is_archive_file(name):
                         parts.append(StoredPart(name, int(obj["Size"]), obj["LastModified"]))
         return group_parts(parts)
 

@@ -69,6 +69,8 @@ class S3Parts:
         self.kms_key_id = kms_key_id
         self._parts: list[_Part] = []
         self._stale: list[str] = []
+        self._small: list[tuple[str, bytes]] = []
+        self.lock_option = lock
         self._verify_key: PublicKey | None = None
         dest.require_versioning()
         if lock is not None or legal_hold:
@@ -124,12 +126,25 @@ class S3Parts:
         with s3_errors(f"uploading {self.dest.describe(final.name)}"):
             part.sink.finish()
 
+    def add_small(self, final: Path, data: bytes) -> None:
+        self._small.append((final.name, data))
+
     def commit(self) -> list[str]:
         for part in self._parts:
             self._complete(part)
         self._read_back()
         for part in self._parts:
             self._apply_lock(part)
+        for name, data in self._small:
+            options = {"lock": self.lock_option, "retain_until": self.retain_until}
+            self.dest.put_small(
+                name,
+                data,
+                **{k: v for k, v in options.items() if v is not None},
+                legal_hold=self.legal_hold,
+                sse=self.sse,
+                kms_key_id=self.kms_key_id,
+            )
         for name in self._stale:  # parts of the older archive of this name: a delete marker
             with s3_errors(f"deleting {self.dest.describe(name)} (an older archive's part)"):
                 self.dest.client.delete_object(Bucket=self.dest.bucket, Key=self.dest.key(name))

@@ -36,25 +36,46 @@ def export_to(
     options: ExportOptions,
     archive: ArchiveOptions,
     progress: ProgressFn | None = None,
+    recipients: list[Any] | None = None,
     **store_options: Any,
 ) -> ExportSummary:
     """Export ``account`` as the archive ``name`` (``NAME.zip``) of ``destination``.
 
     ``store_options`` are the destination's (for S3: lock, retain_until, legal_hold, sse,
-    kms_key_id). The summary's ``out`` and ``archive.locations`` name where it went. Raises
+    kms_key_id). ``recipients``: encrypt the archive to these age recipients
+    (:mod:`manifests.encryption`). The summary's ``out`` and ``archive.locations`` name where
+    it went. Raises
     like :func:`offboard.pipeline.export_account`; :class:`DocumentsIncomplete` only after
     the archive is stored.
     """
+    from manifests.encryption import sealed_name
     from offboard.errors import DocumentsIncomplete
     from offboard.pipeline import export_account
     from offboard.storage.local import LocalDestination
 
-    if isinstance(destination, LocalDestination):
-        destination.target(name, **store_options)  # makes the folder; refuses S3 options
-        return export_account(source, account, destination.path(name), options, progress, archive)
-    target = destination.target(name, **store_options)
-    if archive.sign_key is not None and hasattr(target, "verify_with"):
+    target: Any = destination.target(name, **store_options)
+    if recipients:
+        from manifests.encryption import EncryptingParts
+
+        if archive.sign_key is None:
+            from offboard.errors import ConfigError
+
+            raise ConfigError("an encrypted archive must be signed: give --sign-key")
+        target = EncryptingParts(target, recipients, archive.sign_key)
+    elif archive.sign_key is not None and hasattr(target, "verify_with"):
         target.verify_with(archive.sign_key.public_key)
+    stored = sealed_name(name) if recipients else name
+    if isinstance(destination, LocalDestination):
+        archive = dataclasses.replace(archive, target=target)
+        try:
+            summary = export_account(
+                source, account, destination.path(name), options, progress, archive
+            )
+        except DocumentsIncomplete as exc:
+            _relocate(exc.summary, destination, stored)  # type: ignore[attr-defined]
+            raise
+        _relocate(summary, destination, stored)
+        return summary
     work = Path(tempfile.mkdtemp(prefix="offboard-store-"))
     try:
         try:
@@ -67,10 +88,9 @@ def export_to(
                 dataclasses.replace(archive, target=target),
             )
         except DocumentsIncomplete as exc:
-            summary = exc.summary  # type: ignore[attr-defined]
-            _relocate(summary, destination, name)
+            _relocate(exc.summary, destination, stored)  # type: ignore[attr-defined]
             raise
-        _relocate(summary, destination, name)
+        _relocate(summary, destination, stored)
         return summary
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -252,3 +252,25 @@ def test_bad_s3_urls_are_named(keys: Keys, demo_db: Path) -> None:
     for url in ("s3://", "s3:///x.zip", "s3://bkt/../x.zip"):
         result = export(demo_db, url, keys)
         assert result.exit_code == 2, (url, result.output)
+
+
+def test_an_encrypted_archive_in_s3(demo_db: Path, keys: Keys, bucket: str, tmp_path: Path) -> None:
+    import json
+
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    id_file = tmp_path / "id.txt"
+    id_file.write_text(f"{identity}\n", encoding="ascii")
+    out = f"s3://{bucket}/sealed/acc-0001.zip"
+    result = export(demo_db, out, keys, "--encrypt-to", str(identity.to_public()), "--json")
+    assert result.exit_code == 0, result.output
+    names = sorted(v["Key"] for v in versions(bucket))
+    assert names == ["sealed/acc-0001.zip.age", "sealed/acc-0001.zip.age.minisig"]
+    assert uploads(bucket) == []
+    sealed = run("verify", f"{out}.age", "--pubkey", str(keys.pub), "--json")
+    assert sealed.exit_code == 0, sealed.output
+    assert json.loads(sealed.output)["mode"] == "sealed"
+    full = run("verify", f"{out}.age", "--pubkey", str(keys.pub), "-i", str(id_file), "--json")
+    assert full.exit_code == 0, full.output
+    assert json.loads(full.output)["mode"] == "full"
