@@ -53,6 +53,8 @@ class LocalParts:
 
     def check(self, out: Path, finals: list[Path], overwrite: bool) -> None:
         check_targets(out, finals, overwrite)
+        for final in finals:
+            remove_stale_temps(final)
 
     def open(self, final: Path, expected_size: int) -> BinaryIO:
         temp = temp_name(final)
@@ -107,3 +109,19 @@ def check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:
             p.unlink()  # parts of an older archive of the same name would be mistaken for ours
             if ext == ".zip.age":
                 p.with_name(p.name + ".minisig").unlink(missing_ok=True)
+
+
+def remove_stale_temps(final: Path) -> None:
+    """Remove the temporary files a killed run left for ``final`` (their names end with the
+    pid of their process, which is gone; see :func:`offboard.fsutil.temp_name`)."""
+    prefix = f".{final.name}.tmp-"
+    for path in final.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix) :].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue

@@ -15,6 +15,7 @@ both into the archive (:func:`manifests.build.build_archive`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from manifests.pack import Pack
     from offboard.documents import DocumentProblem, KindDocuments
     from offboard.documents.spool import DocumentSpool
+    from offboard.resume import ResumeState
     from offboard.sources.base import Source
 
 #: called as progress(kind, records_or_documents_done, kind_finished)
@@ -73,6 +75,7 @@ def export_account(
     options: ExportOptions = ExportOptions(),
     progress: ProgressFn | None = None,
     archive: ArchiveOptions | None = None,
+    resume: ResumeState | None = None,
 ) -> ExportSummary:
     """Export every selected kind of ``account`` from ``source`` into ``out``.
 
@@ -81,6 +84,8 @@ def export_account(
     tells what was written). Returns the summary. Raises :class:`DocumentsIncomplete` (after
     writing the export) when a document was missing or unreadable and
     ``allow_missing_documents`` is false; the summary is then attached as ``error.summary``.
+    With ``resume`` (:mod:`offboard.resume`), the work goes in its folder, the tasks a killed
+    run finished are reused, and the folder is removed once the output is in place.
     """
     from exporters import select
     from offboard.arrowutil import lean_memory_pool
@@ -102,9 +107,15 @@ def export_account(
         _check_out(out, options.overwrite)
     else:
         _check_archive_out(out, options.overwrite)
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    (stage / "csv").mkdir(parents=True)
+    if resume is None:
+        _clean_stale_stages(out)
+        stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(stage, ignore_errors=True)
+        (stage / "csv").mkdir(parents=True)
+    else:
+        stage = resume.stage
+        if archive is not None:  # every file in the folder, where a rerun finds it
+            archive = dataclasses.replace(archive, spool_documents=False, pack_tables=False)
     spool = pack = None
     try:
         with_documents = options.documents and any(e.documents for e in exporters)
@@ -112,7 +123,9 @@ def export_account(
             spool = _create_spool(out)
         if archive is not None and archive.pack_tables:
             pack = _create_pack(out, archive.level)
-        _run_tasks(source, account, exporters, stage, options, summary, progress, spool, pack)
+        _run_tasks(
+            source, account, exporters, stage, options, summary, progress, spool, pack, resume
+        )
         summary.seconds = time.perf_counter() - started
         if archive is None:
             _write_summary(stage, summary)
@@ -129,8 +142,11 @@ def export_account(
             if progress is not None:
                 progress(ARCHIVE_STAGE, 0, True)
             shutil.rmtree(stage, ignore_errors=True)
+        if resume is not None:
+            resume.close()
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if resume is None:  # a resumable run keeps its work for the next
+            shutil.rmtree(stage, ignore_errors=True)
         raise
     finally:
         for opened in (spool, pack):
@@ -181,6 +197,27 @@ def _check_out(out: Path, overwrite: bool) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {str(out.parent)!r}: {exc.strerror}") from exc
+
+
+def _clean_stale_stages(out: Path) -> None:
+    """Remove the staging folders that killed runs left beside ``out`` (their process is
+    gone: a staging folder's name ends with its pid)."""
+    prefix = f".{out.name}.partial-"
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _check_archive_out(out: Path, overwrite: bool) -> None:
@@ -237,6 +274,7 @@ def _run_tasks(
     progress: ProgressFn | None,
     spool: DocumentSpool | None,
     pack: Pack | None,
+    resume: ResumeState | None = None,
 ) -> None:
     cancel = threading.Event()
     lock = threading.Lock()
@@ -259,7 +297,11 @@ def _run_tasks(
                 progress(kind, 0, True)
 
     def table_task(exporter: Exporter, table: Table) -> None:
-        result = _export_table(source, exporter, table, account, stage, options.dialect, report)
+        result = None if resume is None else resume.table(table.name)
+        if result is None:
+            result = _export_table(source, exporter, table, account, stage, options.dialect, report)
+            if resume is not None:
+                resume.record_table(result)
         if pack is not None:  # while the other tasks run, not in the archive stage
             pack.add(stage / result.path, result.path)
         with lock:
@@ -270,7 +312,11 @@ def _run_tasks(
         # one kind after another: a bundle part is the largest thing in memory, so only one is
         # built at a time while the other workers export tables
         for exporter in exporters:
-            result = _export_documents(source, exporter, account, stage, options, report, spool)
+            result = None if resume is None else resume.documents(exporter.name)
+            if result is None:
+                result = _export_documents(source, exporter, account, stage, options, report, spool)
+                if resume is not None:
+                    resume.record_documents(exporter.name, result)
             with lock:
                 by_kind[exporter.name].documents = result
             task_done(exporter.name)

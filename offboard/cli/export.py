@@ -148,6 +148,12 @@ def demo(
 )
 @click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty --out.")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep this export's work until it completes (.NAME.resume beside --out) and reuse "
+    "what an interrupted run with the same options finished: the same archive, byte for byte.",
+)
+@click.option(
     "--bundle-size",
     type=click.IntRange(1),
     default=200,
@@ -184,6 +190,7 @@ def export(
     no_documents: bool,
     allow_missing_documents: bool,
     overwrite: bool,
+    resume: bool,
     bundle_size: int,
     max_document_size: str,
     jobs: int | None,
@@ -248,6 +255,11 @@ def export(
         if archive is None or archive.sign_key is None:
             raise ConfigError("--encrypt-to needs --out NAME.zip and --sign-key (not --unsigned)")
         recipients = parse_recipients(list(encrypt_to))
+    state = None
+    if resume:
+        from offboard.resume import prepare
+
+        state, options, archive = prepare(out_text, out, source, account, options, archive)
     chosen = select(options.kinds)
     bars = [(e.name, e.title) for e in chosen]
     if archive is not None:
@@ -270,10 +282,13 @@ def export(
                         archive,
                         progress,
                         recipients,
+                        resume=state,
                         **store,
                     )
                 else:
-                    summary = export_account(src, account, out, options, progress, archive)
+                    summary = export_account(
+                        src, account, out, options, progress, archive, resume=state
+                    )
                 error = None
             except DocumentsIncomplete as exc:
                 summary = exc.summary  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from offboard.storage import Destination
 if TYPE_CHECKING:
     from manifests.build import ArchiveOptions
     from offboard.pipeline import ExportOptions, ProgressFn
+    from offboard.resume import ResumeState
     from offboard.sources.base import Source
     from offboard.summary import ExportSummary
 
@@ -37,6 +38,7 @@ def export_to(
     archive: ArchiveOptions,
     progress: ProgressFn | None = None,
     recipients: list[Any] | None = None,
+    resume: ResumeState | None = None,
     **store_options: Any,
 ) -> ExportSummary:
     """Export ``account`` as the archive ``name`` (``NAME.zip``) of ``destination``.
@@ -69,7 +71,7 @@ def export_to(
         archive = dataclasses.replace(archive, target=target)
         try:
             summary = export_account(
-                source, account, destination.path(name), options, progress, archive
+                source, account, destination.path(name), options, progress, archive, resume
             )
         except DocumentsIncomplete as exc:
             _relocate(exc.summary, destination, stored)  # type: ignore[attr-defined]
@@ -86,6 +88,7 @@ def export_to(
                 options,
                 progress,
                 dataclasses.replace(archive, target=target),
+                resume,
             )
         except DocumentsIncomplete as exc:
             _relocate(exc.summary, destination, stored)  # type: ignore[attr-defined]
