@@ -58,12 +58,13 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format offboard exporters manifests tests bench
 	$(BIN)/ruff check --fix offboard exporters manifests tests bench
 
-bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory (cached data)
+bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory; fleets of backups (cached data)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/verify_memory.py
 	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/http_source.py
+	$(BIN)/python bench/fleet.py --runs 1
 
 clean: ## remove the virtualenv, demo and caches
 	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache

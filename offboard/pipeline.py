@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from offboard import staging
 from offboard.csvio.dialects import STANDARD, Dialect
-from offboard.errors import DocumentsIncomplete, OffboardError, OutputError, OutputExists
-from offboard.fsutil import fsync_dir
+from offboard.errors import DocumentsIncomplete, OffboardError, OutputError
 from offboard.summary import ExportSummary, KindResult, TableResult
 
 if TYPE_CHECKING:
@@ -104,11 +104,11 @@ def export_account(
         kinds=[KindResult(e.name, e.title) for e in exporters],
     )
     if archive is None:
-        _check_out(out, options.overwrite)
+        staging.check_out(out, options.overwrite)
     else:
-        _check_archive_out(out, options.overwrite)
+        staging.check_archive_out(out, options.overwrite)
     if resume is None:
-        _clean_stale_stages(out)
+        staging.clean_stale_stages(out)
         stage = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
         (stage / "csv").mkdir(parents=True)
@@ -129,7 +129,7 @@ def export_account(
         summary.seconds = time.perf_counter() - started
         if archive is None:
             _write_summary(stage, summary)
-            _publish(stage, out)
+            staging.publish(stage, out)
         else:
             from manifests.build import build_archive
 
@@ -184,73 +184,6 @@ def _create_pack(out: Path, level: int) -> Pack:
 
 def _describe(problem: DocumentProblem) -> str:
     return f"{problem.kind} {problem.number!r}: {problem.reason}"
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputExists(
-            f"output folder {str(out)!r} is not empty; choose another --out or pass --overwrite"
-        )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {str(out.parent)!r}: {exc.strerror}") from exc
-
-
-def _clean_stale_stages(out: Path) -> None:
-    """Remove the staging folders that killed runs left beside ``out`` (their process is
-    gone: a staging folder's name ends with its pid)."""
-    prefix = f".{out.name}.partial-"
-    try:
-        entries = list(out.parent.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        pid = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            continue
-
-
-def _check_archive_out(out: Path, overwrite: bool) -> None:
-    if not out.name.endswith(".zip"):
-        raise OutputError(f"archive name {str(out)!r} must end with .zip")
-    if out.is_dir():
-        raise OutputError(f"output {str(out)!r} is a folder, not an archive name")
-    if out.exists() and not overwrite:
-        raise OutputExists(
-            f"archive {str(out)!r} already exists; choose another --out or pass --overwrite"
-        )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {str(out.parent)!r}: {exc.strerror}") from exc
-
-
-def _publish(stage: Path, out: Path) -> None:
-    """Put the finished staging folder in place of ``out``.
-
-    Everything written so far is flushed to disk first (one ``sync`` rather than one ``fsync``
-    per document: an export has thousands), so that after a power cut ``out`` is either the
-    previous state or the whole new export.
-    """
-    os.sync()
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(stage, out)
-    fsync_dir(out.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_summary(stage: Path, summary: ExportSummary) -> None:

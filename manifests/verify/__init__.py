@@ -246,3 +246,15 @@ def _in_order(report: VerifyReport, results: list[PartResult]) -> None:
                     part=next_name,
                 )
             )
+
+
+def verify_path(
+    path: Path, pubkey: PublicKey | None, *, identities: list[Any] | None = None, **options: Any
+) -> VerifyReport:
+    """:func:`verify_archive`, or for an encrypted archive (``NAME.zip.age``)
+    :func:`~manifests.verify.sealed.verify_sealed` (decrypting with ``identities`` if given)."""
+    from manifests.verify.sealed import is_sealed, verify_sealed
+
+    if is_sealed(path):
+        return verify_sealed(path, pubkey, identities, **options)
+    return verify_archive(path, pubkey, **options)

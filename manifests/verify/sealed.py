@@ -15,6 +15,8 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from manifests.signing import PublicKey
     from manifests.verify import VerifyReport
 
-__all__ = ["find_sealed_parts", "is_sealed", "verify_sealed"]
+__all__ = ["find_sealed_parts", "is_sealed", "opened_sealed", "verify_sealed"]
 
 _SEALED_PART = re.compile(r"(?P<stem>.+)-part-(?P<n>[0-9]{3})\.zip\.age")
 #: the most bytes read of a signature file
@@ -169,39 +171,20 @@ def _decrypted(
     sealed: VerifyReport,
     options: dict[str, Any],
 ) -> VerifyReport:
-    import pyrage
 
     from manifests.verify import verify_archive
 
     folder = Path(tempfile.mkdtemp(prefix="offboard-decrypted-"))
     try:
-        plain_paths = []
-        for part in parts:
-            plain = folder / part.name[: -len(SUFFIX)]
-            with open(part, "rb") as src, open(plain, "xb") as dst:
-                try:
-                    pyrage.decrypt_io(src, dst, identities)
-                except pyrage.DecryptError as exc:
-                    sealed.problems.append(
-                        P.CorruptData("", f"cannot decrypt: {exc}", part=part.name)
-                    )
-                    return sealed
-            plain_paths.append(plain)
+        try:
+            plain_paths = _decrypt_all(parts, identities, folder)
+        except _Undecryptable as exc:
+            sealed.problems.append(exc.problem)
+            return sealed
         report = verify_archive(plain_paths[0], pubkey, **options)
         report.archive = sealed.archive
         report.parts = sealed.parts
-        for plain, seal, part in zip(plain_paths, seals, parts, strict=True):
-            found = _tagmanifest_sha256(plain)
-            if found != seal["tagmanifest-sha256"]:
-                report.problems.append(
-                    P.ContextMismatch(
-                        bag.TAGMANIFEST,
-                        "the decrypted tag manifest is not the one the outer signature names",
-                        expected=seal["tagmanifest-sha256"],
-                        found=found,
-                        part=part.name,
-                    )
-                )
+        report.problems += _tag_mismatches(plain_paths, seals, parts)
         return report
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -219,3 +202,90 @@ def _tagmanifest_sha256(plain: Path) -> str | None:
             return hashlib.sha256(zf.read(info)).hexdigest()
     except (KeyError, zipfile.BadZipFile, OSError, ValueError):
         return None
+
+
+@contextmanager
+def opened_sealed(path: Path, pubkey: PublicKey, identities: list[Any]) -> Iterator[Path]:
+    """The decrypted archive of the encrypted archive ``path``, in a private temporary folder
+    for the block (the path of the part named), after its outer signatures are checked and
+    each decrypted tag manifest is the one they name; raises :class:`ArchiveInvalid` (with
+    the problems) otherwise. The decrypted archive itself is not verified here."""
+
+    from offboard.errors import ArchiveInvalid
+
+    report = verify_sealed(path, pubkey, None)
+    if not report.valid:
+        raise ArchiveInvalid(
+            f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
+        )
+    parts, _ = find_sealed_parts(path)
+    folder = Path(tempfile.mkdtemp(prefix="offboard-decrypted-"))
+    try:
+        try:
+            plain_paths = _decrypt_all(parts, identities, folder)
+        except _Undecryptable as exc:
+            raise ArchiveInvalid(f"{exc.problem.part}: cannot decrypt", [exc.problem]) from None
+        seals = _seals(parts, pubkey)
+        mismatched = _tag_mismatches(plain_paths, seals, parts)
+        if mismatched:
+            raise ArchiveInvalid(
+                f"{report.archive}: the decrypted archive is not the sealed one", mismatched
+            )
+        yield plain_paths[parts.index(path)] if path in parts else plain_paths[0]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Undecryptable(Exception):
+    def __init__(self, problem: P.Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+def _decrypt_all(parts: list[Path], identities: list[Any], folder: Path) -> list[Path]:
+    """Each part decrypted into ``folder`` under its plain name."""
+    import pyrage
+
+    plain_paths = []
+    for part in parts:
+        plain = folder / part.name[: -len(SUFFIX)]
+        with open(part, "rb") as src, open(plain, "xb") as dst:
+            try:
+                pyrage.decrypt_io(src, dst, identities)
+            except pyrage.DecryptError as exc:
+                raise _Undecryptable(
+                    P.CorruptData("", f"cannot decrypt: {exc}", part=part.name)
+                ) from None
+        plain_paths.append(plain)
+    return plain_paths
+
+
+def _seals(parts: list[Path], pubkey: PublicKey) -> list[dict[str, str]]:
+    from manifests.verify import VerifyReport
+
+    scratch = VerifyReport(archive="", mode="sealed")
+    found = [_check_seal(part, pubkey, scratch) for part in parts]
+    if scratch.problems or any(f is None for f in found):
+        from offboard.errors import ArchiveInvalid
+
+        raise ArchiveInvalid("the seals changed while the archive was read", scratch.problems)
+    return [f for f in found if f is not None]
+
+
+def _tag_mismatches(
+    plain_paths: list[Path], seals: list[dict[str, str]], parts: list[Path]
+) -> list[P.Problem]:
+    found: list[P.Problem] = []
+    for plain, seal, part in zip(plain_paths, seals, parts, strict=True):
+        digest = _tagmanifest_sha256(plain)
+        if digest != seal["tagmanifest-sha256"]:
+            found.append(
+                P.ContextMismatch(
+                    bag.TAGMANIFEST,
+                    "the decrypted tag manifest is not the one the outer signature names",
+                    expected=seal["tagmanifest-sha256"],
+                    found=digest,
+                    part=part.name,
+                )
+            )
+    return found

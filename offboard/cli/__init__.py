@@ -7,7 +7,7 @@ decorators the commands share; each other module adds a family of commands to th
 
 from __future__ import annotations
 
-from offboard.cli import archive, export, gate, mapping  # noqa: F401 - they register commands
+from offboard.cli import archive, backup, export, gate, maintain, mapping, restore  # noqa: F401 - they register commands
 from offboard.cli.common import cli
 
 __all__ = ["cli", "main"]

@@ -91,7 +91,6 @@ def verify(
     without decrypting it; with --identity FILE it is decrypted (privately, temporarily) and
     checked in full.
     """
-    from manifests.verify import verify_archive
     from offboard.errors import ArchiveInvalid, KeyFileError
     from offboard.ui import print_verify_report
 
@@ -110,7 +109,8 @@ def verify(
 
     if version_id is not None and not is_s3_url(archive):
         raise ConfigError("--version-id applies to an s3:// archive")
-    from manifests.verify.sealed import is_sealed, verify_sealed
+    from manifests.verify import verify_path
+    from manifests.verify.sealed import is_sealed
 
     identities = None
     if identity is not None:
@@ -125,10 +125,7 @@ def verify(
         "limits": part_limits(max_files),
     }
     with _local_archive(archive, version_id) as path:
-        if is_sealed(path):
-            report = verify_sealed(path, key, identities, **options)
-        else:
-            report = verify_archive(path, key, **options)
+        report = verify_path(path, key, identities=identities, **options)
     if is_s3_url(archive):
         report.archive = archive if version_id is None else f"{archive}?versionId={version_id}"
     if as_json:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from offboard.errors import AccountLocked, SourceError
 
-__all__ = ["account_lock", "lock_dir", "lock_name", "lock_path"]
+__all__ = ["account_lock", "lock_dir", "lock_in", "lock_name", "lock_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 #: characters of the account kept readable in the file name (the digest makes it unique)
@@ -71,7 +71,14 @@ def account_lock(source_path: Path, account: str, *, now: datetime | None = None
     Raises AccountLocked at once, naming the holder, when another run (or another block of this
     process) holds it. ``now`` is the start time written for others to see (default: the clock).
     """
-    folder = lock_dir(source_path)
+    with lock_in(lock_dir(source_path), account, now=now) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def lock_in(folder: Path, account: str, *, now: datetime | None = None) -> Iterator[Path]:
+    """:func:`account_lock` with its lock file in ``folder`` (made if missing, its parent
+    must exist), for locks that are not kept beside a database (``offboard backup``'s)."""
     path = folder / lock_name(account)
     since = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:

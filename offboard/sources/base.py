@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from exporters.base import DocumentSet, Table
+    from offboard.backup.fingerprint import TableFingerprint
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,25 @@ class Source(ABC):
     mapping: Mapping = Mapping.reference()
     #: documents larger than this are reported, not loaded (``--max-document-size``)
     max_document_bytes: int = 50 * 1000 * 1000
+
+    def table_fingerprint(self, table: Table, account: str) -> TableFingerprint:
+        """What ``table`` holds for ``account`` now, for ``offboard backup`` to tell whether it
+        changed: record count, money totals, last change and a digest of every value.
+
+        The default reads the table through :meth:`read_table` (no CSV file, no document, no
+        archive) and digests the typed batches; a source that can have the database compute
+        the same figures (:class:`~offboard.sources.postgres.PostgresSource`) overrides it.
+        Two fingerprints of one source are equal when the records are.
+        """
+        from offboard.backup.fingerprint import fingerprint_batches
+
+        return fingerprint_batches(table, self.read_table(table, account))
+
+    def document_size(self, ref: DocumentRef) -> int | None:
+        """The size in bytes of the document's bytes as the source lists them, without reading
+        them (a file's size, an object's HEAD, a BLOB's length); None when the source cannot
+        tell cheaply (the default). Raises DocumentUnavailable when it knows there is none."""
+        return None
 
     def account_in_list(self, account: str) -> AccountInfo:
         """``account`` from :meth:`accounts` (for mappings that only say how to list them)."""

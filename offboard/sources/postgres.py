@@ -25,9 +25,11 @@ byte for byte the SQLite source's.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +44,7 @@ from .sql import SqlSource
 
 if TYPE_CHECKING:
     from exporters.base import DocumentSet, Table
+    from offboard.backup.fingerprint import TableFingerprint
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: bytes of COPY data per Arrow batch. The driver's default, 16 MB, made the large account's
@@ -229,6 +232,48 @@ class PostgresSource(SqlSource):
                 continue
             yield to_schema(raw, schema, table, offset)
             offset += raw.num_rows
+
+    def table_fingerprint(self, table: Table, account: str) -> TableFingerprint:
+        """The table's fingerprint, computed by the server: one row per currency comes back.
+
+        The digest is the sum of the first 64 bits of the MD5 of each record's text (the
+        converted values, as :meth:`read_table` reads them): no record leaves the server.
+        """
+        from offboard.backup.fingerprint import TableFingerprint, money_text
+        from offboard.csvio.writer import CHANGE_COLUMNS
+
+        schema = table.schema
+        sql = typed_query(self.table_query(table, account), schema.names, schema.types)
+        stamps = {f.name for f in schema if pa.types.is_timestamp(f.type)}
+        change = next((c for c in CHANGE_COLUMNS if c in stamps), None)
+        money = table.money_columns
+        row_hash = "CAST(CAST('x' || substr(md5(CAST(t AS TEXT)), 1, 16) AS BIT(64)) AS BIGINT)"
+        columns = [
+            't."currency"' if "currency" in schema.names else "CAST(NULL AS TEXT)",
+            "count(*)",
+            f'max(t."{change}")' if change else "CAST(NULL AS TEXT)",
+            f"CAST(sum({row_hash}) AS TEXT)",
+            *(f'CAST(sum(CAST(t."{m}" AS NUMERIC)) AS TEXT)' for m in money),
+        ]
+        names = ["g", "n", "c", "h", *(f"m{i}" for i in range(len(money)))]
+        listed = ", ".join(f'{c} AS "{n}"' for c, n in zip(columns, names, strict=True))
+        rows = self._rows(f"SELECT {listed} FROM ({sql}) AS t GROUP BY 1", f"table {table.name!r}")
+        totals: dict[str, dict[str, Decimal]] = {m: {} for m in money}
+        changes = [str(r["c"]) for r in rows if r["c"] is not None]
+        for row in rows:
+            for i, m in enumerate(money):
+                if row[f"m{i}"] is not None:
+                    code = "" if row["g"] is None else str(row["g"])
+                    totals[m][code] = totals[m].get(code, Decimal(0)) + Decimal(row[f"m{i}"])
+        digest = hashlib.sha256(repr(schema.names).encode("utf-8"))
+        digest.update(str(sum(int(r["h"]) for r in rows) % 2**64).encode("ascii"))
+        return TableFingerprint(
+            records=sum(int(r["n"]) for r in rows),
+            totals={m: {k: money_text(v) for k, v in sorted(t.items())} for m, t in totals.items()},
+            last_change=max(changes) if changes else None,
+            digest=digest.hexdigest(),
+            method="pg-md5-sum",
+        )
 
     # -- documents ----------------------------------------------------------------------------
     def table_query(self, table: Table, account: str) -> str:

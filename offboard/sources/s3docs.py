@@ -37,11 +37,7 @@ def s3_document(ref: DocumentRef, bucket: str, prefix: str, limit: int, into: Ma
     """The object ``prefix + locator`` of ``bucket``, written to a file of ``into``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if not ref.locator:
-        raise DocumentUnavailable("no document")
-    key = prefix + ref.locator
-    if "\x00" in key or len(key.encode()) > 1024:
-        raise DocumentUnavailable("unsafe locator")
+    key = _key(ref, prefix)
     client = _client()
     try:
         head = client.head_object(Bucket=bucket, Key=key)
@@ -59,3 +55,28 @@ def s3_document(ref: DocumentRef, bucket: str, prefix: str, limit: int, into: Ma
     if len(body) != size:
         raise DocumentUnavailable(f"unreadable: {len(body)} bytes of {size} came")
     return into.write(body)
+
+
+def _key(ref: DocumentRef, prefix: str) -> str:
+    if not ref.locator:
+        raise DocumentUnavailable("no document")
+    key = prefix + ref.locator
+    if "\x00" in key or len(key.encode()) > 1024:
+        raise DocumentUnavailable("unsafe locator")
+    return key
+
+
+def s3_document_size(ref: DocumentRef, bucket: str, prefix: str) -> int:
+    """The size of the object ``prefix + locator`` of ``bucket`` (a HEAD; nothing is read)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    key = _key(ref, prefix)
+    try:
+        return int(_client().head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound"):
+            raise DocumentUnavailable("missing") from None
+        raise DocumentUnavailable(f"unreadable: S3 {code or 'error'}") from None
+    except BotoCoreError as exc:
+        raise DocumentUnavailable(f"unreadable: {type(exc).__name__}") from None

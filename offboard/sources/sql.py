@@ -60,18 +60,40 @@ class SqlSource(Source):
             raise DocumentUnavailable("no documents folder: add ?documents=PATH to the source URL")
         return document_under(self.documents_root, ref)
 
+    def document_size(self, ref: DocumentRef) -> int | None:
+        """The file's size, the S3 object's (HEAD) or the BLOB's length; nothing is read."""
+        s3 = self.mapping.s3_location(ref.kind)
+        if s3 is not None:
+            from offboard.sources.s3docs import s3_document_size
+
+            return s3_document_size(ref, *s3)
+        content = self.mapping.content_query(ref.kind)
+        if content is not None:
+            if not ref.locator:
+                raise DocumentUnavailable("no document")
+            size = self._blob(ref, content, f"{self.length_function}(b.content)")
+            if size is None:
+                raise DocumentUnavailable("missing")
+            return int(size)
+        if self.documents_root is None:
+            raise DocumentUnavailable("no documents folder: add ?documents=PATH to the source URL")
+        try:
+            return document_under(self.documents_root, ref).stat().st_size
+        except OSError:
+            raise DocumentUnavailable("missing") from None
+
+    def _blob(self, ref: DocumentRef, content: str, expr: str) -> Any:
+        """``expr`` of the document's row ``b`` of the mapping's ``content`` query (or None)."""
+        what = f"document {ref.kind} {ref.number}"
+        rows = self._run(f"SELECT {expr} AS v FROM ({content}) AS b", ref.locator or "", what)
+        return rows[0]["v"] if rows else None
+
     def _stored_document(self, ref: DocumentRef, content: str) -> Path:
         """A document kept as bytes in the database, written to a private file."""
-        what = f"document {ref.kind} {ref.number}"
-
-        def one(expr: str) -> Any:
-            rows = self._run(f"SELECT {expr} AS v FROM ({content}) AS b", ref.locator or "", what)
-            return rows[0]["v"] if rows else None
-
         return stored_document(
             ref,
-            lambda: one(f"{self.length_function}(b.content)"),
-            lambda: one("b.content"),
+            lambda: self._blob(ref, content, f"{self.length_function}(b.content)"),
+            lambda: self._blob(ref, content, "b.content"),
             self.max_document_bytes,
             self._materialized,
         )
