@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 from manifests.metadata import MAX_PART_FILES
-from offboard.cli.common import _passphrase, cli, handle_errors, json_option, quiet_option
+from offboard.cli.common import (
+    _passphrase,
+    cli,
+    handle_errors,
+    json_option,
+    load_pubkey,
+    quiet_option,
+)
 from offboard.cli.storage_options import identity_option
 from offboard.errors import ConfigError
 
@@ -91,19 +98,10 @@ def verify(
     without decrypting it; with --identity FILE it is decrypted (privately, temporarily) and
     checked in full.
     """
-    from offboard.errors import ArchiveInvalid, KeyFileError
+    from offboard.errors import ArchiveInvalid
     from offboard.ui import print_verify_report
 
-    if pubkey is None and not allow_unsigned:
-        raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
-    key = None
-    if pubkey is not None:
-        from manifests.signing import PublicKey
-
-        try:
-            key = PublicKey.load(pubkey)
-        except KeyFileError as exc:
-            raise ConfigError(str(exc)) from None
+    key = load_pubkey(pubkey, allow_unsigned)
     from manifests.verify.bounds import part_limits
     from offboard.storage import is_s3_url
 

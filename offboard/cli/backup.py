@@ -12,6 +12,7 @@ from offboard.cli.common import (
     cli,
     handle_errors,
     json_option,
+    kinds_option,
     mapping_option,
     quiet_option,
     source_argument,
@@ -71,9 +72,7 @@ from offboard.errors import BackupIncomplete, ConfigError
     "default: now, to the second).",
 )
 @click.option("--force", is_flag=True, help="Back up accounts that did not change, too.")
-@click.option(
-    "--kinds", "-k", metavar="A,B", help="Only these kinds (see `offboard kinds`); default: all."
-)
+@kinds_option
 @click.option(
     "--allow-missing-documents",
     is_flag=True,

@@ -47,6 +47,15 @@ def account_option(f: F) -> F:
     )(f)
 
 
+def kinds_option(f: F) -> F:
+    return click.option(
+        "--kinds",
+        "-k",
+        metavar="A,B",
+        help="Only these kinds (see `offboard kinds`); default: all.",
+    )(f)
+
+
 def json_option(f: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print the result as JSON on standard output."
@@ -130,3 +139,19 @@ def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
         return value
 
     return ask
+
+
+def load_pubkey(pubkey: Path | None, allow_unsigned: bool) -> Any:
+    """The public key of ``--pubkey`` (None only with ``--allow-unsigned``)."""
+    from offboard.errors import KeyFileError
+
+    if pubkey is None:
+        if not allow_unsigned:
+            raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
+        return None
+    from manifests.signing import PublicKey
+
+    try:
+        return PublicKey.load(pubkey)
+    except KeyFileError as exc:
+        raise ConfigError(str(exc)) from None

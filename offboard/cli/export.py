@@ -17,6 +17,7 @@ from offboard.cli.common import (
     cli,
     handle_errors,
     json_option,
+    kinds_option,
     mapping_option,
     open_mapped,
     quiet_option,
@@ -130,9 +131,7 @@ def demo(
     metavar="N",
     help="At most N payload files per part (what keeps verifying in bounded memory).",
 )
-@click.option(
-    "--kinds", "-k", metavar="A,B", help="Only these kinds (see `offboard kinds`); default: all."
-)
+@kinds_option
 @click.option(
     "--dialect",
     type=click.Choice(["standard", "excel-fr"]),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from offboard.cli.common import cli, handle_errors, json_option, quiet_option
+from offboard.cli.common import cli, handle_errors, json_option, load_pubkey, quiet_option
 from offboard.cli.storage_options import identity_option
 from offboard.errors import ConfigError
 
@@ -60,20 +60,10 @@ def restore(
     --identity FILE: its seal is checked, then it is decrypted into a private temporary folder
     and restored from there.
     """
-    from offboard.errors import KeyFileError
     from offboard.restore.members import RestoreRefused
     from offboard.restore.run import RestoreRequest, restore
 
-    if pubkey is None and not allow_unsigned:
-        raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
-    key = None
-    if pubkey is not None:
-        from manifests.signing import PublicKey
-
-        try:
-            key = PublicKey.load(pubkey)
-        except KeyFileError as exc:
-            raise ConfigError(str(exc)) from None
+    key = load_pubkey(pubkey, allow_unsigned)
     from manifests.verify.sealed import is_sealed
 
     if is_sealed(archive) and (identity is None or key is None):

@@ -28,7 +28,7 @@ from offboard.errors import (
     SourceUnavailable,
 )
 from offboard.restore.plan import SCHEMA_TABLES
-from offboard.restore.target import Target
+from offboard.restore.target import Target, ingest
 
 #: the session a restore runs in
 SESSION = ("SET standard_conforming_strings = on", "SET TIME ZONE 'UTC'")
@@ -88,34 +88,7 @@ class PostgresTarget(Target):
             )
 
     def insert(self, table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
-        import adbc_driver_manager
-
-        failure: list[BaseException] = []
-
-        def rows() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from batches
-            except (Exception, KeyboardInterrupt) as exc:  # Arrow would keep only the message
-                failure.append(exc)
-                raise
-
-        statement = adbc_driver_manager.AdbcStatement(self._conn)
-        try:
-            statement.set_options(
-                **{
-                    "adbc.ingest.target_table": table,
-                    "adbc.ingest.mode": "adbc.ingest.mode.append",
-                }
-            )
-            statement.bind_stream(pa.RecordBatchReader.from_batches(schema, rows()))
-            count = statement.execute_update()
-        except Exception as exc:
-            if failure:
-                raise failure[0] from None
-            raise _write_error(table, exc) from exc
-        finally:
-            statement.close()
-        return int(count) if count is not None and count >= 0 else 0
+        return ingest(self._conn, table, schema, batches, _write_error)
 
     def commit(self) -> None:
         try:

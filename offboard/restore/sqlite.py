@@ -37,7 +37,7 @@ from offboard.errors import (
 )
 from offboard.fsutil import fsync_dir
 from offboard.restore.plan import SCHEMA_TABLES
-from offboard.restore.target import Target
+from offboard.restore.target import Target, ingest
 from offboard.restore.values import format_cells
 
 
@@ -135,36 +135,9 @@ class SQLiteTarget(Target):
         self._execute("PRAGMA defer_foreign_keys = ON")
 
     def insert(self, table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
-        import adbc_driver_manager
-
         stored = pa.schema([pa.field(f.name, _storage_type(f.type)) for f in schema])
-        failure: list[BaseException] = []
-
-        def rows() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in batches:
-                    yield _stored(batch, stored)
-            except (Exception, KeyboardInterrupt) as exc:  # Arrow would keep only the message
-                failure.append(exc)
-                raise
-
-        statement = adbc_driver_manager.AdbcStatement(self._conn)
-        try:
-            statement.set_options(
-                **{
-                    "adbc.ingest.target_table": table,
-                    "adbc.ingest.mode": "adbc.ingest.mode.append",
-                }
-            )
-            statement.bind_stream(pa.RecordBatchReader.from_batches(stored, rows()))
-            count = statement.execute_update()
-        except Exception as exc:
-            if failure:
-                raise failure[0] from None
-            raise _write_error(table, exc) from exc
-        finally:
-            statement.close()
-        return int(count) if count is not None and count >= 0 else 0
+        converted = (_stored(batch, stored) for batch in batches)
+        return ingest(self._conn, table, stored, converted, _write_error)
 
     def prepare(self) -> None:
         if self._temp is None:

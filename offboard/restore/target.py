@@ -17,15 +17,15 @@ added, joined columns left out, ``pdf_path`` from the documents restored.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from offboard.arrowutil import string_scalar, strings
-from offboard.errors import ArchiveError, ConfigError
+from offboard.errors import ArchiveError, ConfigError, OffboardError
 
 if TYPE_CHECKING:
     from offboard.restore.plan import TablePlan
@@ -131,3 +131,43 @@ class Rows:
             f"{self._ids[first].as_py()!r}, which {self.table.path} does not hold "
             f"({len(self._ids) - len(self._found)} such document(s))"
         )
+
+
+def ingest(
+    conn: Any,
+    table: str,
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+    write_error: Callable[[str, BaseException], OffboardError],
+) -> int:
+    """Append ``batches`` to ``table`` through the ADBC connection ``conn`` (bulk ingest);
+    the rows written. An error raised while making a batch is raised as it is (Arrow would
+    keep only its message); one of the database, as ``write_error(table, exc)``."""
+    import adbc_driver_manager
+
+    failure: list[BaseException] = []
+
+    def rows() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except (Exception, KeyboardInterrupt) as exc:
+            failure.append(exc)
+            raise
+
+    statement = adbc_driver_manager.AdbcStatement(conn)
+    try:
+        statement.set_options(
+            **{
+                "adbc.ingest.target_table": table,
+                "adbc.ingest.mode": "adbc.ingest.mode.append",
+            }
+        )
+        statement.bind_stream(pa.RecordBatchReader.from_batches(schema, rows()))
+        count = statement.execute_update()
+    except Exception as exc:
+        if failure:
+            raise failure[0] from None
+        raise write_error(table, exc) from exc
+    finally:
+        statement.close()
+    return int(count) if count is not None and count >= 0 else 0

@@ -141,6 +141,17 @@ class Destination(ABC):
     def write_state(self, name: str, data: bytes) -> None:
         """Replace the state file ``name`` atomically."""
 
+    def check_deletable(self, archive: StoredArchive, now: datetime) -> None:
+        """Refuse (OutputError) to delete an archive under legal hold or still retained."""
+        from offboard.errors import OutputError
+
+        if archive.legal_hold:
+            raise OutputError(f"{self.describe(archive.name)} is under legal hold")
+        if archive.retain_until is not None and archive.retain_until > now:
+            raise OutputError(
+                f"{self.describe(archive.name)} is retained until {archive.retain_until:%Y-%m-%d}"
+            )
+
     def describe(self, name: str) -> str:
         """The location of the archive ``name`` in this destination."""
         return f"{self.url.rstrip('/')}/{name}"

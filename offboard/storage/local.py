@@ -66,12 +66,7 @@ class LocalDestination(Destination):
         yield self.folder / archive.first.name
 
     def delete(self, archive: StoredArchive, *, now: datetime) -> None:
-        if archive.legal_hold:
-            raise OutputError(f"{self.describe(archive.name)} is under legal hold")
-        if archive.retain_until is not None and archive.retain_until > now:
-            raise OutputError(
-                f"{self.describe(archive.name)} is retained until {archive.retain_until:%Y-%m-%d}"
-            )
+        self.check_deletable(archive, now)
         for part in archive.parts:
             try:
                 (self.folder / part.name).unlink()

@@ -267,12 +267,7 @@ class S3Destination(Destination):
 
     # -- deleting and state --------------------------------------------------------------------
     def delete(self, archive: StoredArchive, *, now: datetime) -> None:
-        if archive.legal_hold:
-            raise OutputError(f"{self.describe(archive.name)} is under legal hold")
-        if archive.retain_until is not None and archive.retain_until > now:
-            raise OutputError(
-                f"{self.describe(archive.name)} is retained until {archive.retain_until:%Y-%m-%d}"
-            )
+        self.check_deletable(archive, now)
         for part in archive.parts:
             extra = {} if part.version_id is None else {"VersionId": part.version_id}
             with s3_errors(f"deleting {self.describe(part.name)}"):
