@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from offboard.backup.retention import Decision, Policy, plan_retention
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Outcome", "PruneReport", "print_prune_report", "prune"]
 
+#: an unfinished upload started longer ago than this was left by a run that is gone
+ABANDONED = timedelta(days=1)
 #: what happened to an archive: kept, removed, would be removed (dry run), failed, ignored
 STATUSES = ("kept", "removed", "would-remove", "failed", "ignored")
 
@@ -41,6 +43,8 @@ class PruneReport:
     now: datetime
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
+    #: unfinished uploads (of runs killed more than a day ago) aborted, or to abort
+    uploads: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -67,6 +71,7 @@ class PruneReport:
                 for account, outcomes in self.accounts().items()
             ],
             "ignored": [o.decision.name for o in self.outcomes if o.status == "ignored"],
+            "abandoned_uploads": self.uploads,
             "summary": {status: self.count(status) for status in STATUSES},
         }
 
@@ -90,6 +95,7 @@ def prune(dest: Destination, policy: Policy, *, now: datetime, dry_run: bool) ->
                 report.outcomes.append(Outcome(decision, "failed", str(exc)))
             else:
                 report.outcomes.append(Outcome(decision, "removed"))
+    report.uploads = dest.abandoned_uploads(plan.now - ABANDONED, abort=not dry_run)
     return report
 
 
@@ -148,6 +154,11 @@ def print_prune_report(report: PruneReport) -> None:
     if ignored:
         console.print(f"ignored ({len(ignored)}, not backup names, never removed):")
         for name in ignored:
+            console.print(f"  {name}", markup=False, soft_wrap=True)
+    if report.uploads:
+        verb = "to abort (dry run)" if report.dry_run else "aborted"
+        console.print(f"unfinished uploads of runs gone for a day, {verb}: {len(report.uploads)}")
+        for name in report.uploads:
             console.print(f"  {name}", markup=False, soft_wrap=True)
     for o in report.failed:
         console.print(

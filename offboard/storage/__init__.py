@@ -141,6 +141,11 @@ class Destination(ABC):
     def write_state(self, name: str, data: bytes) -> None:
         """Replace the state file ``name`` atomically."""
 
+    def abandoned_uploads(self, before: datetime, *, abort: bool) -> list[str]:
+        """The unfinished uploads started before ``before`` (an object store's: a folder has
+        none), aborted when ``abort``; their names."""
+        return []
+
     def check_deletable(self, archive: StoredArchive, now: datetime) -> None:
         """Refuse (OutputError) to delete an archive under legal hold or still retained."""
         from offboard.errors import OutputError

@@ -8,7 +8,7 @@ back by the VersionId its completion returned and compared byte for byte with wh
 key is known. Only then are Object Lock retention and legal hold applied and checked (before,
 a failed archive can still be removed). On any error every upload is aborted and every
 object already completed is deleted by version; an upload left by a killed run is aborted
-by the next run that writes the same name (and by ``offboard prune``).
+by the next run that writes the same name, and by ``offboard prune`` a day after it began.
 
 The bucket must have versioning enabled: an archive is named by its version, and an
 overwrite never destroys the previous one.
@@ -170,6 +170,25 @@ class S3Destination(Destination):
             log.warning("aborted an unfinished upload of %s (left by an interrupted run)", name)
             aborted += 1
         return aborted
+
+    def abandoned_uploads(self, before: datetime, *, abort: bool) -> list[str]:
+        with s3_errors(f"listing the unfinished uploads of {self.url}"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self.prefix
+            )
+            uploads = [u for page in pages for u in page.get("Uploads", [])]
+        found = []
+        for upload in uploads:
+            name = upload["Key"][len(self.prefix) :]
+            if "/" in name or not is_archive_file(name) or upload["Initiated"] >= before:
+                continue  # not an archive of this destination, or an upload under way
+            if abort:
+                with s3_errors(f"aborting the unfinished upload of {self.describe(name)}"):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+            found.append(name)
+        return sorted(found)
 
     # -- reading -------------------------------------------------------------------------------
     @contextmanager
