@@ -20,7 +20,7 @@ from tests.manifests.conftest import Keys, make_keys
 
 WHEN = "2026-11-30T02:00:00Z"
 SEED = 61
-POINTS = 6
+POINTS = 20
 
 
 def _args(db: Path, dest: Path, keys: Keys, *extra: str) -> list[str]:
