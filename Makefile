@@ -9,7 +9,7 @@ DEMO_OUT := demo/export
 DEMO_KEY := demo/demo-signing
 DEMO_ARCHIVE := demo/acc-0001.zip
 DEMO_CLOSED := demo/closed
-APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip postgresql age
+APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip postgresql age chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint bench fmt clean system-deps
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: ## install the Debian tools the tests use (sqlite3, minisign, qpdf, unzip, postgresql, age)
+system-deps: ## install the Debian tools the tests use (sqlite3, minisign, qpdf, unzip, postgresql, age, chromium)
 	@missing=""; for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

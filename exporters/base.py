@@ -14,9 +14,10 @@ Column types are Arrow types; the CSV writer formats them the same way for every
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -126,6 +127,28 @@ class DocumentSet:
     kind: str
     query: str
     title: str = ""
+    #: whether the documents are Factur-X invoices whose XML the export extracts and checks
+    #: against the rows of the exporter's table ``sales_invoices``: ``"required"`` (a PDF
+    #: without one is a problem), ``"optional"`` (checked when there is one), or None (not
+    #: looked for); ``--factur-x`` overrides it (docs/facturx.md)
+    facturx: str | None = None
+
+
+@dataclass(frozen=True)
+class ProducedFile:
+    """A file an exporter wrote of its own (:meth:`Exporter.files`), besides its tables and
+    documents: a FEC..."""
+
+    #: what it is (``fec``), for the summary, ``offboard.json`` and the checks of ``verify``
+    kind: str
+    #: its path in the export folder (POSIX, relative: ``accounting/123456782FEC20251231.txt``)
+    path: str
+    bytes: int
+    sha256: str
+    #: its own figures, as JSON values (recorded in ``offboard.json``)
+    facts: dict[str, Any] = field(default_factory=dict)
+    #: records it was made from (for the summary's count)
+    records: int = 0
 
 
 class Exporter:
@@ -137,6 +160,8 @@ class Exporter:
     title: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
     documents: ClassVar[DocumentSet | None] = None
+    #: whether :meth:`files` writes files of its own, besides the tables and documents
+    writes_files: ClassVar[bool] = False
 
     def get_batches(self, source: Source, account: str, table: Table) -> Iterator[pa.RecordBatch]:
         """Yield the record batches of ``table`` for ``account``, typed as ``table.schema``."""
@@ -147,6 +172,22 @@ class Exporter:
         if self.documents is None:
             return
         yield from source.read_documents(self.documents, account)
+
+    def files(
+        self,
+        source: Source,
+        account: str,
+        folder: Path,
+        options: Mapping[str, str],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[ProducedFile]:
+        """Write the exporter's own files for ``account`` under ``folder`` (the export folder:
+        each file's path is relative to it) and describe them; only called when
+        :attr:`writes_files` is set. ``options`` are the export's options for this kind
+        (``--fec-encoding`` gives ``{"encoding": ...}`` to ``fec``); ``progress(n)`` is told of
+        the records read. Files are written under temporary names and renamed when complete;
+        on an error none is left under its final name."""
+        return []
 
     @classmethod
     def table(cls, name: str) -> Table:

@@ -112,4 +112,5 @@ class SalesInvoicesExporter(Exporter):
             WHERE i.account_id = ?
             ORDER BY i.issue_date, i.number
         """,
+        facturx="required",
     )

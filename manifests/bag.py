@@ -25,8 +25,21 @@ SIGNATURE = "tagmanifest-sha256.txt.minisig"
 BAG_INFO = "bag-info.txt"
 BAGIT = "bagit.txt"
 METADATA = "offboard.json"
+#: the archive browser, made from ``offboard.json`` (:mod:`manifests.browser`; format 3 on)
+BROWSER = "index.html"
 #: tag files the tag manifest covers, in the order the archive holds them
-TAG_FILES = (BAGIT, BAG_INFO, METADATA, MANIFEST)
+TAG_FILES = (BAGIT, BAG_INFO, METADATA, BROWSER, MANIFEST)
+#: the archive format version that added :data:`BROWSER`
+BROWSER_SINCE = 3
+
+
+def tag_files(version: int) -> tuple[str, ...]:
+    """The tag files the tag manifest of an archive of format ``version`` covers."""
+    if version >= BROWSER_SINCE:
+        return TAG_FILES
+    return tuple(name for name in TAG_FILES if name != BROWSER)
+
+
 #: longest tag file the verifier reads into memory
 MAX_TAG_FILE = 256 * 1024**2
 

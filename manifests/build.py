@@ -5,6 +5,7 @@ Each archive part is one bag under one top-level folder named like the zip::
     NAME/bagit.txt
     NAME/bag-info.txt
     NAME/offboard.json
+    NAME/index.html                    the archive browser (manifests/browser.py)
     NAME/data/...                      the export's CSV and document files, sorted by path
     NAME/manifest-sha256.txt
     NAME/tagmanifest-sha256.txt
@@ -28,17 +29,25 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from manifests import bag
-from manifests.metadata import DATA, FORMAT_VERSION, MAX_PART_FILES, LazyMetadata, iso
+from manifests import bag, browser
+from manifests.metadata import (
+    DATA,
+    FORMAT_VERSION,
+    MAX_PART_FILES,
+    LazyMetadata,
+    iso,
+    retention_of,
+)
 from manifests.payload import (
     Payload,
     compressed,
@@ -58,6 +67,7 @@ if TYPE_CHECKING:
     from manifests.signing import SecretKey
     from offboard.csvio.dialects import Dialect
     from offboard.documents.spool import DocumentSpool
+    from offboard.retention import Policy
     from offboard.summary import ExportSummary
 
 #: default largest payload per part, in bytes (like the 2 GB parts of Google Takeout)
@@ -67,7 +77,7 @@ DEFAULT_SPLIT_FILES = MAX_PART_FILES
 #: compression level (fast deflate: see docs/archive-format.md for the figures)
 LEVEL = 2
 #: the tag files written before the payload, in this order
-LEAD = (bag.BAGIT, bag.BAG_INFO, bag.METADATA)
+LEAD = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.BROWSER)
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class ArchiveOptions:
     pack_tables: bool = True
     #: where the parts are written (default: files beside ``out``, renamed when all are done)
     target: PartTarget | None = None
+    #: the retention policy that dates the archive (None: the default, French law's)
+    retention: Policy | None = None
 
 
 @dataclass
@@ -100,6 +112,8 @@ class ArchiveResult:
     part_bytes: list[int] = field(default_factory=list)
     #: where each part is (a path, or an S3 URL with its version)
     locations: list[str] = field(default_factory=list)
+    #: the archive's retain-until date by its retention policy (None: nothing to keep)
+    retain_until: date | None = None
 
 
 def part_names(out: Path, count: int) -> list[Path]:
@@ -184,7 +198,13 @@ def _build(
     finals = part_names(out, plan.count)
     target = options.target if options.target is not None else LocalParts()
     target.check(out, finals, options.overwrite)
-    meta = LazyMetadata(summary, exporters, dialect, options.created_at, sizes, plan)
+    meta = LazyMetadata(
+        summary, exporters, dialect, options.created_at, sizes, plan, options.retention
+    )
+    until = retention_of(summary, options.retention).until
+    set_retention = getattr(target, "set_retention", None)
+    if set_retention is not None:
+        set_retention(until)  # an object store dates (and may lock) each part with it
     expected_hashes = {
         f"{DATA}/{d.path}": d.sha256
         for k in summary.kinds
@@ -199,7 +219,7 @@ def _build(
         packed,
         None if pack is None else pack.fd,
     )
-    result = ArchiveResult(archive_id="", paths=finals)
+    result = ArchiveResult(archive_id="", paths=finals, retain_until=until)
     try:
         for number, final in enumerate(finals, 1):
             members = sorted(
@@ -246,10 +266,14 @@ class _PartWriter:
 
         def lead() -> list[tuple[str, bytes, bool]]:
             made = meta.get(self.number)
-            info = self._bag_info(members, sizes, made.period, summary, made.identifier)
+            info = self._bag_info(
+                members, sizes, made.period, summary, made.identifier, made.retain_until
+            )
             tags[bag.BAGIT] = bag.BAGIT_TXT
             tags[bag.BAG_INFO] = bag.format_bag_info(info)
             tags[bag.METADATA] = made.metadata
+            # made from the bytes written, as the verifier makes it again from those it reads
+            tags[bag.BROWSER] = browser.render(json.loads(made.metadata), self.top)
             return [(self._member(n), tags[n], compressed(n)) for n in LEAD]
 
         files, known, hashing = payload.zip_members(members, self._member)
@@ -307,6 +331,7 @@ class _PartWriter:
         period: dict[str, str] | None,
         summary: ExportSummary,
         identifier: str,
+        retain_until: str | None = None,
     ) -> list[tuple[str, str]]:
         created = self.options.created_at
         fields = [
@@ -331,6 +356,8 @@ class _PartWriter:
         ]
         if period:
             fields.append(("Offboard-Records-Period", f"{period['from']}/{period['to']}"))
+        if retain_until:
+            fields.append(("Offboard-Retain-Until", retain_until))
         return fields
 
 

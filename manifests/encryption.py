@@ -119,7 +119,12 @@ def _key_lines(path: Path, option: str) -> list[str]:
 
 
 def seal_comment(
-    archive_id: str, part: int, count: int, created: str, tagmanifest_sha256: str
+    archive_id: str,
+    part: int,
+    count: int,
+    created: str,
+    tagmanifest_sha256: str,
+    retain_until: str | None = None,
 ) -> str:
     fields = [
         ("offboard-sealed", SEAL_FORMAT),
@@ -128,6 +133,8 @@ def seal_comment(
         ("part", f"{part}/{count}"),
         ("tagmanifest-sha256", tagmanifest_sha256),
     ]
+    if retain_until is not None:
+        fields.append(("retain-until", retain_until))
     return "\t".join(f"{k}:{quote(v, safe='@+-._~/:')}" for k, v in fields)
 
 
@@ -140,7 +147,9 @@ def parse_seal_comment(comment: str) -> dict[str, str] | None:
             return None
         fields[key] = unquote(value)
     wanted = {"offboard-sealed", "archive", "created", "part", "tagmanifest-sha256"}
-    if set(fields) != wanted or fields["offboard-sealed"] != SEAL_FORMAT:
+    if not wanted <= set(fields) <= wanted | {"retain-until"}:
+        return None
+    if fields["offboard-sealed"] != SEAL_FORMAT:
         return None
     return fields
 
@@ -190,7 +199,7 @@ class EncryptingParts:
 
         fh.flush()
         fh.seek(0)
-        archive_id, created, part, digest = _describe(fh, final)
+        archive_id, created, part, digest, until = _describe(fh, final)
         fh.seek(0)
         sealed = final.with_name(sealed_name(final.name))
         size = os.fstat(fh.fileno()).st_size
@@ -204,12 +213,17 @@ class EncryptingParts:
             self.inner.finish(sealed, out)
         finally:
             out.close()
-        comment = seal_comment(archive_id, part, self._count, created, digest)
+        comment = seal_comment(archive_id, part, self._count, created, digest, until)
         signature = self.sign_key.sign_digest(hashing.blake.digest(), comment)
         self.inner.add_small(sealed.with_name(sealed.name + SIG_SUFFIX), signature)
 
     def add_small(self, final: Path, data: bytes) -> None:
         self.inner.add_small(final, data)
+
+    def set_retention(self, until: Any) -> None:
+        setter = getattr(self.inner, "set_retention", None)
+        if setter is not None:
+            setter(until)
 
     def commit(self) -> list[str]:
         return self.inner.commit()
@@ -218,9 +232,9 @@ class EncryptingParts:
         self.inner.abort()
 
 
-def _describe(fh: BinaryIO, final: Path) -> tuple[str, str, int, str]:
-    """Archive id, creation time, part number and tag manifest SHA-256 of the part just
-    written (read back from it: the outer signature names what is inside)."""
+def _describe(fh: BinaryIO, final: Path) -> tuple[str, str, int, str, str | None]:
+    """Archive id, creation time, part number, tag manifest SHA-256 and retain-until date of
+    the part just written (read back from it: the outer signature names what is inside)."""
     from manifests import bag
 
     top = final.name[: -len(".zip")]
@@ -234,4 +248,5 @@ def _describe(fh: BinaryIO, final: Path) -> tuple[str, str, int, str]:
         values["Offboard-Created-At"],
         int(count),
         hashlib.sha256(tagmanifest).hexdigest(),
+        values.get("Offboard-Retain-Until"),
     )

@@ -4,7 +4,8 @@ The file is a tag file: the tag manifest covers it and the signature covers the 
 Each part of a split archive has its own, written before the payload, so that a verifier reading
 a part front to back knows the tables, money columns and documents before it meets them: the
 sections about the whole archive (:data:`SHARED`: account, tables, totals, problems) are the
-same in every part; ``documents``, ``bundles`` and ``parts.files`` list that part's files only,
+same in every part; ``documents``, ``bundles``, ``files`` (an exporter's own files, such as a
+FEC, with their figures) and ``parts.files`` list that part's files only,
 so that no part's ``offboard.json`` grows with the size of the whole archive. Its layout is
 documented in ``docs/archive-format.md``; :data:`FORMAT_VERSION` changes whenever a reader of
 the previous version would misread it.
@@ -23,12 +24,14 @@ from offboard import __version__
 if TYPE_CHECKING:
     from exporters.base import Exporter
     from offboard.csvio.dialects import Dialect
+    from offboard.retention import Policy, Retention
     from offboard.summary import ExportSummary
 
 FORMAT = "offboard-archive"
-FORMAT_VERSION = 2
-#: the versions this release reads (1: one whole-archive ``offboard.json`` in every part)
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: the versions this release reads (1: one whole-archive ``offboard.json`` in every part; 2:
+#: each part's own, without ``index.html``; 3: with the archive browser, ``index.html``)
+READABLE_VERSIONS = (1, 2, 3)
 #: the payload folder inside the bag
 DATA = "data"
 #: most payload files one part holds (format version 2): what bounds a verifier's memory
@@ -54,6 +57,9 @@ def archive_id(summary: ExportSummary, created_at: datetime, files: dict[str, in
         if k.documents is not None:
             for d in k.documents.documents:
                 h.update(f"{d.path}\0{d.sha256}\0".encode())
+        if k.files is not None:
+            for f in k.files.files:
+                h.update(f"{f.path}\0{f.sha256}\0".encode())
     for path in sorted(files):
         h.update(f"{path}\0{files[path]}\0".encode())
     raw = bytearray(h.digest()[:16])
@@ -72,6 +78,8 @@ class Encoded:
     metadata: bytes
     sha256: str
     period: dict[str, str] | None
+    #: the archive's retain-until date (ISO), or None
+    retain_until: str | None = None
 
 
 class LazyMetadata:
@@ -89,8 +97,10 @@ class LazyMetadata:
         created_at: datetime,
         files: dict[str, int],
         plan: PartPlan,
+        retention: Policy | None = None,
     ) -> None:
         self._args = (summary, exporters, dialect, created_at, files, plan)
+        self._policy = retention
         self._identifier: str | None = None
         self._whole: dict[str, Any] | None = None
         self._made: dict[int, Encoded] = {}
@@ -109,11 +119,17 @@ class LazyMetadata:
             summary, exporters, dialect, created_at, _, plan = self._args
             if self._whole is None:
                 self._whole = build_metadata(
-                    summary, exporters, dialect, created_at, self.identifier, plan
+                    summary, exporters, dialect, created_at, self.identifier, plan, self._policy
                 )
             meta = part_metadata(self._whole, plan, number)
             data = encode(meta)
-            made = Encoded(self.identifier, data, hashlib.sha256(data).hexdigest(), meta["period"])
+            made = Encoded(
+                self.identifier,
+                data,
+                hashlib.sha256(data).hexdigest(),
+                meta["period"],
+                meta["retention"]["retain_until"],
+            )
             self._made = {number: made}
         return made
 
@@ -127,6 +143,23 @@ class PartPlan:
     count: int
 
 
+def retention_of(summary: ExportSummary, policy: Policy | None) -> Retention:
+    """The archive's retention (what ``offboard.json`` records), from the summary alone."""
+    from offboard.retention import Policy, retain_until
+
+    tables = [
+        {
+            "kind": k.kind,
+            "records": r.rows,
+            "period": list(r.period) if r.period else None,
+            "last_change": r.last_change,
+        }
+        for k in summary.kinds
+        for r in k.tables
+    ]
+    return retain_until(policy or Policy.default_policy(), tables)
+
+
 def build_metadata(
     summary: ExportSummary,
     exporters: list[Exporter],
@@ -134,8 +167,12 @@ def build_metadata(
     created_at: datetime,
     identifier: str,
     plan: PartPlan,
+    retention: Policy | None = None,
 ) -> dict[str, Any]:
-    """The whole ``offboard.json`` document for an export laid out as ``plan``."""
+    """The whole ``offboard.json`` document for an export laid out as ``plan`` (its
+    retain-until date by the policy ``retention``, default French law's)."""
+    from offboard.retention import Policy, retain_until
+
     tables_by_name = {t.name: t for e in exporters for t in e.tables}
     tables = []
     periods = []
@@ -179,13 +216,29 @@ def build_metadata(
                     "record_id": doc.record_id,
                     "number": doc.number,
                     "date": doc.date,
+                    "party": doc.party,
                     "pages": doc.pages,
                     "bytes": doc.bytes,
                     "sha256": doc.sha256,
+                    **_facturx(doc.facturx),
                 }
             )
         for path, pages in zip(d.bundles, d.bundle_part_pages, strict=True):
             bundles.append({"path": f"{DATA}/{path}", "kind": d.kind, "pages": pages})
+    files = [
+        {
+            "path": f"{DATA}/{f.path}",
+            "kind": f.kind,
+            "exporter": k.kind,
+            "records": f.records,
+            "bytes": f.bytes,
+            "sha256": f.sha256,
+            "facts": f.facts,
+        }
+        for k in summary.kinds
+        if k.files is not None
+        for f in k.files.files
+    ]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -208,13 +261,58 @@ def build_metadata(
         "tables": tables,
         "documents": documents,
         "bundles": bundles,
+        "files": files,
         "problems": [p.to_dict() for p in summary.problems],
-        "parts": {"count": plan.count},
+        "retention": retain_until(retention or Policy.default_policy(), tables).to_dict(),
+        "parts": {"count": plan.count, "contents": part_contents(plan, documents)},
     }
 
 
+def part_contents(plan: PartPlan, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each part holds, for every part (format version 3): its number, payload files,
+    bytes and documents, and its first and last path (parts are cut in path order, so these
+    say which part holds a file); the same list in every part."""
+    files = [0] * plan.count
+    sizes = [0] * plan.count
+    docs = [0] * plan.count
+    first: list[str | None] = [None] * plan.count
+    last: list[str | None] = [None] * plan.count
+    for path in sorted(plan.files, key=lambda p: p.encode("utf-8")):
+        i = plan.files[path] - 1
+        files[i] += 1
+        sizes[i] += plan.sizes[path]
+        if first[i] is None:
+            first[i] = path
+        last[i] = path
+    for d in documents:
+        number = plan.files.get(d["path"])
+        if number is not None:
+            docs[number - 1] += 1
+    return [
+        {
+            "number": i + 1,
+            "files": files[i],
+            "bytes": sizes[i],
+            "documents": docs[i],
+            "first": first[i],
+            "last": last[i],
+        }
+        for i in range(plan.count)
+    ]
+
+
+def _facturx(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """A document's ``facturx`` member (its XML's path inside the bag), if it has one."""
+    if entry is None:
+        return {}
+    out = dict(entry)
+    if out.get("xml"):
+        out["xml"] = f"{DATA}/{out['xml']}"
+    return {"facturx": out}
+
+
 #: the sections of ``offboard.json`` about the whole archive, the same in every part
-#: (``parts`` less its ``number`` and ``files``)
+#: (and ``parts`` less its ``number`` and ``files``: :data:`SHARED_PARTS`)
 SHARED = (
     "format",
     "format_version",
@@ -227,6 +325,7 @@ SHARED = (
     "period",
     "tables",
     "problems",
+    "retention",
 )
 
 
@@ -240,18 +339,25 @@ def part_metadata(whole: dict[str, Any], plan: PartPlan, number: int) -> dict[st
     meta = {key: whole[key] for key in SHARED}
     meta["documents"] = [d for d in whole["documents"] if in_part(d)]
     meta["bundles"] = [b for b in whole["bundles"] if in_part(b)]
+    meta["files"] = [f for f in whole["files"] if in_part(f)]
     meta["parts"] = {
         "count": plan.count,
+        "contents": whole["parts"]["contents"],
         "number": number,
         "files": sorted((p for p, n in here.items() if n == number), key=lambda p: p.encode()),
     }
     return meta
 
 
+#: the members of ``parts`` the same in every part (``contents`` from format version 3)
+SHARED_PARTS = ("count", "contents")
+
+
 def shared_digest(meta: dict[str, Any]) -> str:
-    """SHA-256 of the sections every part of one archive has in common (format version 2)."""
+    """SHA-256 of the sections every part of one archive has in common (format versions 2
+    and 3)."""
     shared = {key: meta.get(key) for key in SHARED}
-    shared["parts"] = {"count": meta["parts"]["count"]}
+    shared["parts"] = {k: meta["parts"][k] for k in SHARED_PARTS if k in meta["parts"]}
     return hashlib.sha256(encode(shared)).hexdigest()
 
 

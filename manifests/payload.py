@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from offboard.documents.spool import DocumentSpool, SpoolEntry
 
 #: files compressed in the archive; everything else (PDFs: compressed already) is stored
-COMPRESSED_SUFFIXES = (".csv", ".json", ".txt", ".xml")
+COMPRESSED_SUFFIXES = (".csv", ".json", ".txt", ".xml", ".html")
 #: files of the export folder that are not payload (their content is in offboard.json)
 NOT_PAYLOAD = frozenset({"export-summary.json"})
 

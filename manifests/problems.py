@@ -198,13 +198,51 @@ class DocumentMismatch(Problem):
 
 
 @dataclass(frozen=True)
+class FecInvalid(Problem):
+    """A FEC breaks a rule of LPF art. A47 A-1 (line and rule named), or its figures differ
+    from offboard.json."""
+
+    code = "fec-invalid"
+
+
+@dataclass(frozen=True)
 class MetadataMismatch(Problem):
     """bag-info.txt, offboard.json and the signature disagree with each other."""
 
     code = "metadata-mismatch"
 
 
+@dataclass(frozen=True)
+class BrowserMismatch(Problem):
+    """index.html is not the page offboard.json gives (format version 3 on)."""
+
+    code = "browser-mismatch"
+
+
+@dataclass(frozen=True)
+class FacturxInvalid(Problem):
+    """A Factur-X XML is missing, refused or not valid against its XSD, unlike what
+    offboard.json records."""
+
+    code = "facturx-invalid"
+
+
+@dataclass(frozen=True)
+class FacturxMismatch(Problem):
+    """A Factur-X XML differs from its invoice's CSV row, from offboard.json, or from the
+    copy embedded in its PDF."""
+
+    code = "facturx-mismatch"
+
+
 # -- split archives ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetentionMismatch(Problem):
+    """The retain-until date is not what the archive's own policy gives for its tables."""
+
+    code = "retention-mismatch"
+
+
 @dataclass(frozen=True)
 class MissingPart(Problem):
     """A part of a split archive is absent."""
@@ -241,7 +279,12 @@ ALL_PROBLEMS: tuple[type[Problem], ...] = (
     ContextMismatch,
     RecordMismatch,
     DocumentMismatch,
+    FecInvalid,
     MetadataMismatch,
+    FacturxInvalid,
+    FacturxMismatch,
+    RetentionMismatch,
+    BrowserMismatch,
     MissingPart,
     PartMismatch,
 )

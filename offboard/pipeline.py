@@ -4,7 +4,9 @@ The export is built in a hidden staging folder beside ``out`` and renamed into p
 every table and document set has been written: ``out`` holds a whole export or nothing new.
 Tables run as independent tasks on a small thread pool (Arrow, the SQLite driver and qpdf
 release the interpreter lock), each task with its own source connection; the document kinds run
-one after another in a single task, so that only one bundle part is in memory at a time.
+one after another in a single task, so that only one bundle part is in memory at a time; an
+exporter that writes files of its own (a FEC) runs them as one more task
+(:mod:`offboard.filetasks`).
 Nothing is held whole in memory: tables stream batch by batch, documents one at a time.
 
 An export to an archive stages only the bundles: the documents go into one spool file beside
@@ -23,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +64,12 @@ class ExportOptions:
     bundle_cap_bytes: int = 200 * 1024**2
     #: documents larger than this are reported (``--max-document-size``), not loaded
     max_document_bytes: int = 50 * 1000 * 1000
+    #: per kind, the options of the files it writes of its own (``--fec-encoding`` gives
+    #: ``{"fec": {"encoding": ...}}``; see ``Exporter.files``)
+    file_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ``--factur-x``: the Factur-X policy of every kind whose documents are Factur-X invoices
+    #: (``required``, ``optional``, ``off``), instead of the exporter's (docs/facturx.md)
+    facturx: str | None = None
 
 
 class _Cancelled(Exception):
@@ -126,6 +134,10 @@ def export_account(
         _run_tasks(
             source, account, exporters, stage, options, summary, progress, spool, pack, resume
         )
+        if options.documents:
+            from offboard.documents.facturx import check_rows
+
+            check_rows(stage, pack, summary, options.dialect)
         summary.seconds = time.perf_counter() - started
         if archive is None:
             _write_summary(stage, summary)
@@ -213,7 +225,10 @@ def _run_tasks(
     lock = threading.Lock()
     by_kind = {k.kind: k for k in summary.kinds}
     remaining = {
-        e.name: len(e.tables) + (1 if options.documents and e.documents else 0) for e in exporters
+        e.name: len(e.tables)
+        + (1 if options.documents and e.documents else 0)
+        + (1 if e.writes_files else 0)
+        for e in exporters
     }
 
     def report(kind: str, n: int) -> None:
@@ -254,6 +269,19 @@ def _run_tasks(
                 by_kind[exporter.name].documents = result
             task_done(exporter.name)
 
+    def files_task(exporter: Exporter) -> None:
+        from offboard.filetasks import export_files
+
+        result = None if resume is None else resume.files(exporter.name)
+        if result is None:
+            opts = options.file_options.get(exporter.name, {})
+            result = export_files(source, exporter, account, stage, opts, report)
+            if resume is not None:
+                resume.record_files(exporter.name, result)
+        with lock:
+            by_kind[exporter.name].files = result
+        task_done(exporter.name)
+
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="offboard")
     futures: list[Future[None]] = []
     try:
@@ -261,6 +289,8 @@ def _run_tasks(
         with_documents = [e for e in exporters if e.documents is not None]
         if options.documents and with_documents:
             futures.append(pool.submit(documents_task, with_documents))
+        # then the files of their own (a FEC: long, they read a whole table again)
+        futures += [pool.submit(files_task, e) for e in exporters if e.writes_files]
         for e in exporters:
             for t in e.tables:
                 futures.append(pool.submit(table_task, e, t))
@@ -357,6 +387,7 @@ def _export_documents(
             bundle_cap_bytes=options.bundle_cap_bytes,
             progress=lambda n: report(exporter.name, n),
             spool=spool,
+            facturx=options.facturx or exporter.documents.facturx,
         )
     finally:
         conn.close()

@@ -6,9 +6,10 @@ A resumable export works in a folder of its own that outlives the process (by de
     run.json            what the run is: source, account, kinds, dialect, documents, bundle
                         size, archive time, split and key; another run starts over
     stage/              the export folder (CSV files, documents, bundles) as it is written
-    journal/            one record per finished task, written (atomically) only once the
-                        task's files are complete and synced: its result and the size and
-                        SHA-256 of each of its files
+    journal/            one record per finished task (a table, a kind's documents, a kind's
+                        own files such as a FEC), written (atomically) only once the task's
+                        files are complete and synced: its result and the size and SHA-256 of
+                        each of its files
 
 A rerun with ``--resume`` and the same options skips every task whose record is there and
 whose files still have their recorded sizes and SHA-256, and runs the others again (a table
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from manifests.build import ArchiveOptions
     from offboard.documents import KindDocuments
     from offboard.pipeline import ExportOptions
-    from offboard.summary import TableResult
+    from offboard.summary import FilesResult, TableResult
 
 __all__ = ["ResumeState", "resume_folder", "run_identity"]
 
@@ -70,6 +71,10 @@ def run_identity(
         "max_document_bytes": options.max_document_bytes,
         "archive": None,
     }
+    if options.facturx is not None:
+        run["facturx"] = options.facturx
+    if options.file_options:
+        run["file_options"] = options.file_options
     if archive is not None:
         key = archive.sign_key
         run["archive"] = {
@@ -190,6 +195,23 @@ class ResumeState:
             p.relative_to(self.stage).as_posix() for p in root.glob(f"{kind}-bundle-*.pdf")
         )
         return found
+
+    # -- files of their own (a FEC) -----------------------------------------------------------
+    def files(self, kind: str) -> FilesResult | None:
+        """The files kind ``kind`` wrote of its own, if a run finished them and they are intact."""
+        from exporters.base import ProducedFile
+        from offboard.summary import FilesResult
+
+        data = self._load(f"files-{_safe(kind)}")
+        if data is None:
+            return None
+        result = data["result"]
+        self.reused.append(f"files {kind}")
+        return FilesResult([ProducedFile(**f) for f in result["files"]], result["seconds"])
+
+    def record_files(self, kind: str, result: FilesResult) -> None:
+        data = {"files": [asdict(f) for f in result.files], "seconds": result.seconds}
+        self._record(f"files-{_safe(kind)}", data, [f.path for f in result.files])
 
     # -- records -------------------------------------------------------------------------------
     def _record(self, name: str, result: dict[str, Any], files: list[str]) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from exporters.base import ProducedFile
     from offboard.documents import DocumentProblem, KindDocuments
 
 
@@ -46,11 +47,41 @@ class TableResult:
 
 
 @dataclass
+class FilesResult:
+    """The files an exporter wrote of its own (``Exporter.files``), and how long it took."""
+
+    files: list[ProducedFile]
+    seconds: float
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "files": [
+                {
+                    "kind": f.kind,
+                    "path": f.path,
+                    "records": f.records,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                    "facts": f.facts,
+                }
+                for f in self.files
+            ],
+        }
+
+
+@dataclass
 class KindResult:
     kind: str
     title: str
     tables: list[TableResult] = field(default_factory=list)
     documents: KindDocuments | None = None
+    #: the exporter's own files (a FEC...), for exporters that write some
+    files: FilesResult | None = None
 
     @property
     def rows(self) -> int:
@@ -58,12 +89,16 @@ class KindResult:
 
     @property
     def bytes(self) -> int:
-        return sum(t.bytes for t in self.tables) + (self.documents.bytes if self.documents else 0)
+        extra = (self.documents.bytes if self.documents else 0) + (
+            self.files.bytes if self.files else 0
+        )
+        return sum(t.bytes for t in self.tables) + extra
 
     @property
     def seconds(self) -> float:
         docs = self.documents.seconds if self.documents else 0.0
-        return sum(t.seconds for t in self.tables) + docs
+        files = self.files.seconds if self.files else 0.0
+        return sum(t.seconds for t in self.tables) + docs + files
 
 
 @dataclass
@@ -114,6 +149,19 @@ class ExportSummary:
                         "seconds": d.seconds,
                     }
                 )
+            if k.files is not None:
+                share = k.files.seconds / max(1, len(k.files.files))  # one task wrote them all
+                for f in k.files.files:
+                    out.append(
+                        {
+                            "kind": k.kind,
+                            "table": f.path,
+                            "records": f.records,
+                            "documents": None,
+                            "bytes": f.bytes,
+                            "seconds": share,
+                        }
+                    )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +187,7 @@ class ExportSummary:
                         "bundle_pages": k.documents.bundle_pages,
                         "seconds": round(k.documents.seconds, 3),
                     },
+                    "files": None if k.files is None else k.files.to_dict(),
                 }
                 for k in self.kinds
             ],

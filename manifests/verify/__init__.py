@@ -154,7 +154,53 @@ def verify_archive(
     for r in results:
         report.manifest.update(r.listed)
     report.documents = _documents(results)
+    report.problems.extend(
+        _facturx(report, results, paths, opened or {}, limits, fast=fast or not report.metadata)
+    )
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def _facturx(
+    report: VerifyReport,
+    results: list[PartResult],
+    paths: list[Path],
+    opened: dict[Path, int],
+    limits: Limits | None,
+    *,
+    fast: bool,
+) -> list[P.Problem]:
+    """The Factur-X checks across parts (:mod:`manifests.verify.facturx`): each recorded XML
+    file against the manifests, and (full check) the recorded values against the CSV rows."""
+    from manifests.verify.bounds import part_limits
+    from manifests.verify.facturx import check_files, check_rows
+    from manifests.zipfmt import CorruptDataError, ZipReader
+    from offboard.facturx.rows import TABLE
+
+    invoices = [d for d in report.documents if d.get("facturx") is not None]
+    if not invoices:
+        return []
+    missing = any(isinstance(p, P.MissingPart) for p in report.problems)
+    out = check_files(invoices, report.manifest, parts_missing=missing)
+    meta = report.metadata
+    if fast or meta is None:
+        return out
+    table = next((t for t in meta["tables"] if t.get("table") == TABLE), None)
+    if table is None:
+        return out
+    rel = table["path"]
+    holder = next((i for i, r in enumerate(results) if rel in r.listed), None)
+    if holder is None:
+        return [*out, *check_rows(invoices, None, meta["csv"], rel)]
+    part = paths[holder]
+    with ZipReader(part, limits=limits or part_limits(), fd=opened.get(part)) as reader:
+        entry = next((e for e in reader.entries if e.name.split("/", 1)[-1] == rel), None)
+        if entry is None:
+            return [*out, *check_rows(invoices, None, meta["csv"], rel)]
+        try:
+            return [*out, *check_rows(invoices, reader.iter_data(entry), meta["csv"], rel)]
+        except CorruptDataError:
+            return out  # reported with the table's own problems
 
 
 def _documents(results: list[PartResult]) -> list[dict[str, Any]]:

@@ -47,7 +47,8 @@ def scale(limits: Limits) -> int:
 
 
 def tag_limit(limits: Limits, rel: str) -> int:
-    if rel == bag.METADATA:
+    # the archive browser shows what offboard.json holds, so it is allowed as much
+    if rel in (bag.METADATA, bag.BROWSER):
         return scale(limits) * METADATA_BUDGET // 2
     return scale(limits) * TAG_FILE_LIMIT
 

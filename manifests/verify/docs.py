@@ -34,6 +34,8 @@ class DocItem(NamedTuple):
     sha256: str
     #: the page count ``offboard.json`` records, or None for a file that is only hashed
     pages: int | None
+    #: the document's ``facturx`` entry in ``offboard.json``, for a Factur-X invoice
+    facturx: dict[str, Any] | None = None
 
     def to_wire(self) -> list[Any]:
         e = self.entry
@@ -48,12 +50,15 @@ class DocItem(NamedTuple):
             e.data_offset,
             self.sha256,
             self.pages,
+            self.facturx,
         ]
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> DocItem:
-        rel, name, method, crc, csize, size, header, data, sha, pages = row
-        return cls(rel, ZipEntry(name, method, crc, csize, size, header, data), sha, pages)
+        rel, name, method, crc, csize, size, header, data, sha, pages, *rest = row
+        facturx = rest[0] if rest and isinstance(rest[0], dict) else None
+        entry = ZipEntry(name, method, crc, csize, size, header, data)
+        return cls(rel, entry, sha, pages, facturx)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def check_item(reader: MemberData, item: DocItem, pre: Prepared | None = None) -
         elif pre.fast_pages != item.pages:  # PDFium disagrees or cannot open it: ask qpdf
             data = reader.read_whole(entry)
             _compare_pages(out, item, lambda: qpdf_pages(data))
+        if item.facturx is not None and not out:
+            out.extend(_facturx(reader, item))
     except CorruptDataError as exc:
         return [*out, exc.problem]
     if pre.digest != item.sha256:
@@ -130,6 +137,32 @@ def problem_from_wire(data: Any) -> P.Problem:
         expected=fields["expected"],
         found=fields["found"],
     )
+
+
+def _facturx(reader: MemberData, item: DocItem) -> list[P.Problem]:
+    """The Factur-X problems of the PDF ``item`` (:mod:`manifests.verify.facturx`)."""
+    import io
+
+    import pikepdf
+
+    from manifests.verify.facturx import check_pdf, entry_problem
+
+    entry = item.entry
+    if item.facturx is None or entry_problem(item.facturx) is not None:
+        return []  # a malformed entry is reported with offboard.json's other problems
+    if entry.size <= IN_MEMORY:
+        source: Any = io.BytesIO(reader.read_whole(entry))
+    elif entry.method == STORED:
+        source = reader.window(entry)
+    else:
+        return []  # reported as non-canonical
+    try:
+        with source, pikepdf.open(source) as pdf:
+            return check_pdf(item.rel, pdf, item.facturx)
+    except CorruptDataError:
+        raise
+    except Exception as exc:  # qpdf on hostile bytes
+        return [P.FacturxInvalid(item.rel, f"factur-x: the PDF does not open: {str(exc)[:160]}")]
 
 
 def _sha256(reader: MemberData, entry: ZipEntry) -> str:

@@ -74,6 +74,7 @@ def check_info(
                 want,
                 got,
             )
+    yield from _retention(values, meta)
     if when is not None:
         stamp = meta["created_at"]
         created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
@@ -86,6 +87,57 @@ def check_info(
                 created.isoformat(),
                 when.isoformat(),
             )
+
+
+def _retention(values: dict[str, str | None], meta: dict[str, Any]) -> Iterator[Finding]:
+    """The retain-until date, recomputed from the archive's own tables and policy, must be
+    the one ``offboard.json`` and ``bag-info.txt`` give (archives before policies have none)."""
+    section = meta.get("retention")
+    label = values.get("Offboard-Retain-Until")
+    if section is None:
+        if label is not None:
+            yield (
+                P.RetentionMismatch,
+                bag.BAG_INFO,
+                "a retain-until date without a policy",
+                None,
+                label,
+            )
+        return
+    from offboard.errors import ConfigError
+    from offboard.retention import Policy, retain_until
+
+    try:
+        if not isinstance(section, dict) or not isinstance(section.get("policy"), dict):
+            raise ConfigError("no policy")
+        policy = Policy.from_dict(section["policy"], "offboard.json retention.policy")
+        again = retain_until(policy, meta["tables"])
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        yield (
+            P.RetentionMismatch,
+            bag.METADATA,
+            f"retention cannot be recomputed: {exc}",
+            None,
+            None,
+        )
+        return
+    want = None if again.until is None else again.until.isoformat()
+    if section.get("retain_until") != want or section.get("kinds") != again.kinds:
+        yield (
+            P.RetentionMismatch,
+            bag.METADATA,
+            "retention is not what the archive's policy gives for its tables",
+            want,
+            str(section.get("retain_until")),
+        )
+    if label != want:
+        yield (
+            P.RetentionMismatch,
+            bag.BAG_INFO,
+            "Offboard-Retain-Until disagrees with the archive's retention",
+            want,
+            label,
+        )
 
 
 def _count(

@@ -141,9 +141,11 @@ class PartVerifier:
 
     def _check(self, reader: ZipReader, members: dict[str, ZipEntry]) -> None:
         tags = {}
-        for rel in (*REQUIRED, bag.SIGNATURE):
+        for rel in (*REQUIRED, bag.BROWSER, bag.SIGNATURE):
             entry = members.get(rel)
             if entry is None:
+                if rel == bag.BROWSER:
+                    continue  # required from format version 3 on: see _browser
                 if rel == bag.SIGNATURE:
                     if not self.allow_unsigned:
                         self.problem(P.SignatureMissing, rel, "the archive is not signed")
@@ -156,12 +158,14 @@ class PartVerifier:
         metadata = self._metadata(tags.get(bag.METADATA))
         if metadata is not None and not self.fast:
             self.tables = _start_tables(reader, members, metadata)
-        self._tagmanifest(tags, members)
+        self._tagmanifest(tags, members, metadata)
         tags.pop(bag.METADATA, None)  # parsed and hashed: its bytes are let go
+        self._browser(tags.pop(bag.BROWSER, None), metadata, members)
         self._bagit(tags)
         self._info(tags.get(bag.BAG_INFO), metadata, members, reader)
         self._signature(tags, metadata)
         self._payload(reader, members, tags, metadata)
+        self._contents(metadata, members)
 
     def _members(self, reader: ZipReader) -> dict[str, ZipEntry] | None:
         tops = {e.name.split("/", 1)[0] for e in reader.entries}
@@ -230,11 +234,18 @@ class PartVerifier:
         )
         return checked
 
-    def _tagmanifest(self, tags: dict[str, bytes], members: dict[str, ZipEntry]) -> None:
+    def _tagmanifest(
+        self, tags: dict[str, bytes], members: dict[str, ZipEntry], meta: dict[str, Any] | None
+    ) -> None:
         listed = self._listing(tags.get(bag.TAGMANIFEST), bag.TAGMANIFEST)
         if listed is None:
             return
-        for name in bag.TAG_FILES:
+        # the tag files of the archive's format version (unknown: those the archive holds)
+        if meta is not None:
+            tag_files = bag.tag_files(meta["format_version"])
+        else:
+            tag_files = tuple(n for n in bag.TAG_FILES if n != bag.BROWSER or n in members)
+        for name in tag_files:
             if name not in listed:
                 self.problem(P.MissingFile, name, "tag file not listed in the tag manifest")
             elif name in tags:
@@ -248,15 +259,39 @@ class PartVerifier:
                         found=found,
                     )
         for name in listed:
-            if name not in bag.TAG_FILES:
+            if name not in tag_files:
                 self.problem(P.UnlistedFile, name, "unexpected entry in the tag manifest")
         for rel in members:
             if not rel.startswith(f"{DATA}/") and rel not in (
-                *bag.TAG_FILES,
+                *tag_files,
                 bag.TAGMANIFEST,
                 bag.SIGNATURE,
             ):
                 self.problem(P.UnlistedFile, rel, "file outside data/ that no manifest covers")
+
+    def _browser(
+        self, data: bytes | None, meta: dict[str, Any] | None, members: dict[str, ZipEntry]
+    ) -> None:
+        """``index.html`` (format version 3 on) is the page ``offboard.json`` gives."""
+        from manifests.verify.browser import check_browser
+
+        if meta is None or meta["format_version"] < bag.BROWSER_SINCE:
+            return
+        if bag.BROWSER not in members:
+            self.problem(P.BagLayout, bag.BROWSER, "required tag file missing")
+            return
+        if data is None:  # not read: its problem is reported
+            return
+        for kind, detail, expected, found in check_browser(data, meta, self.top):
+            self.problem(kind, bag.BROWSER, detail, expected=expected, found=found)
+
+    def _contents(self, meta: dict[str, Any] | None, members: dict[str, ZipEntry]) -> None:
+        from manifests.verify.browser import check_contents
+
+        if meta is None:
+            return
+        for kind, detail, expected, found in check_contents(meta, self.result.number, members):
+            self.problem(kind, bag.METADATA, detail, expected=expected, found=found)
 
     def _listing(self, data: bytes | None, name: str) -> dict[str, str] | None:
         """A manifest's ``{path: sha256}``, its unusable lines reported."""
@@ -366,10 +401,14 @@ class PartVerifier:
 def _start_tables(
     reader: ZipReader, members: dict[str, ZipEntry], meta: dict[str, Any]
 ) -> TableLane:
-    """Start checking the tables ``offboard.json`` names that are in this part."""
+    """Start checking the tables (and FEC files) ``offboard.json`` names that are in this
+    part."""
+    from manifests.verify.files import file_specs, is_fec
     from manifests.verify.tables import TableLane
 
-    work = [(t["path"], members[t["path"]], t) for t in meta["tables"] if t["path"] in members]
+    fecs = [f for f in file_specs(meta).values() if is_fec(f)]
+    specs = [*meta["tables"], *fecs]
+    work = [(t["path"], members[t["path"]], t) for t in specs if t["path"] in members]
     work.sort(key=lambda w: w[1].data_offset)
     return TableLane(reader, work, meta["csv"])
 

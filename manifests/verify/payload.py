@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from manifests import problems as P
 from manifests.metadata import DATA
 from manifests.verify.docs import DocItem, check_items
+from manifests.verify.files import file_problems, file_specs, is_fec
 from manifests.verify.tables import TableLane
 
 if TYPE_CHECKING:
@@ -28,10 +29,14 @@ def check_payload(
         v.problem(P.UnlistedFile, rel, "in the archive, not listed in the manifest")
     tables: dict[str, dict[str, Any]] = {}
     pdfs: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
     if meta is not None:
         _placement(v, meta, listed)
         tables = {t["path"]: t for t in meta["tables"]}
         pdfs = {d["path"]: d for d in (*meta["documents"], *meta["bundles"])}
+        files = _files(v, meta, listed)
+        # a FEC is checked on the table lane, as the CSV files are
+        tables.update({rel: f for rel, f in files.items() if is_fec(f)})
         for rel, doc in pdfs.items():
             want = doc.get("sha256")
             if want is not None and rel in listed and listed[rel] != want:
@@ -48,10 +53,10 @@ def check_payload(
     for rel, entry in sorted(present.items(), key=lambda item: item[1].data_offset):
         if rel not in listed:
             continue
-        size_of = tables.get(rel, pdfs.get(rel, {})).get("bytes")
+        size_of = tables.get(rel, pdfs.get(rel, files.get(rel, {}))).get("bytes")
         if size_of is not None and size_of != entry.size:
             found.setdefault(entry.data_offset, []).append(
-                (P.DocumentMismatch if rel in pdfs else P.RecordMismatch)(
+                _size_problem(rel, pdfs, files)(
                     path=rel,
                     detail="size differs from offboard.json",
                     expected=str(size_of),
@@ -64,7 +69,10 @@ def check_payload(
             tables_work.append((rel, entry))
         else:
             pages = pdfs[rel]["pages"] if rel in pdfs else None
-            docs_work.append(DocItem(rel, entry, listed[rel], pages))
+            facturx = pdfs[rel].get("facturx") if rel in pdfs else None
+            if not isinstance(facturx, dict):
+                facturx = None
+            docs_work.append(DocItem(rel, entry, listed[rel], pages, facturx))
     if not v.fast:
         _content(v, reader, tables_work, docs_work, tables, listed, meta, found)
     from manifests.verify.part import _in_part
@@ -158,3 +166,31 @@ def _placement(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) ->
         v.problem(P.PartMismatch, rel, detail, expected=expected, found=str(number))
     for rel in sorted(here - set(listed)):
         v.problem(P.MissingFile, rel, f"offboard.json puts it in this part ({number})")
+
+
+def _files(v: PartVerifier, meta: dict[str, Any], listed: dict[str, str]) -> dict[str, Any]:
+    """``offboard.json``'s ``files`` (an exporter's own: a FEC...), their shape and hashes
+    checked against the manifest."""
+    for detail in file_problems(meta):
+        v.problem(P.TagFileSyntax, "offboard.json", detail)
+    files = file_specs(meta)
+    for rel, f in files.items():
+        if rel in listed and listed[rel] != f["sha256"]:
+            v.problem(
+                P.FecInvalid if is_fec(f) else P.MetadataMismatch,
+                rel,
+                "offboard.json and the manifest disagree",
+                expected=f["sha256"],
+                found=listed[rel],
+            )
+    return files
+
+
+def _size_problem(
+    rel: str, pdfs: dict[str, Any], files: dict[str, dict[str, Any]]
+) -> type[P.Problem]:
+    if rel in pdfs:
+        return P.DocumentMismatch
+    if rel in files:
+        return P.FecInvalid if is_fec(files[rel]) else P.MetadataMismatch
+    return P.RecordMismatch

@@ -74,7 +74,23 @@ def _parts_problems(parts: dict[str, Any], version: int) -> list[str]:
         return ["parts.number missing"]
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return ["parts.files missing (this part's paths)"]
+    if version >= 3 and not _contents_valid(parts.get("contents"), parts["count"]):
+        return ["parts.contents missing (what each part holds: number, files, bytes, ...)"]
     return []
+
+
+def _contents_valid(contents: Any, count: int) -> bool:
+    """``parts.contents``: one entry per part, in order (format version 3)."""
+    if not isinstance(contents, list) or len(contents) != count:
+        return False
+    for n, c in enumerate(contents, 1):
+        if not isinstance(c, dict) or c.get("number") != n:
+            return False
+        if not all(type(c.get(k)) is int for k in ("files", "bytes", "documents")):
+            return False
+        if not all(c.get(k) is None or isinstance(c.get(k), str) for k in ("first", "last")):
+            return False
+    return True
 
 
 def _tables_problems(meta: dict[str, Any]) -> list[str]:

@@ -24,7 +24,11 @@ TableResults = dict[str, tuple[str | None, list[P.Problem]]]
 
 
 class TableLane:
-    """Checks ``work`` (path, member, ``offboard.json`` table) on a thread, in order."""
+    """Checks ``work`` (path, member, ``offboard.json`` table) on a thread, in order.
+
+    ``work`` may also hold an exporter's own files (an ``offboard.json`` ``files`` entry): a
+    FEC is checked against its rules (:mod:`manifests.verify.files`) the same way.
+    """
 
     def __init__(
         self,
@@ -45,7 +49,12 @@ class TableLane:
         try:
             for rel, entry, table in self._work:
                 problems: list[P.Problem] = []
-                digest = check_csv(problems, self._reader, entry, rel, table, self._csv)
+                if "facts" in table:  # an exporter's own file, not a table
+                    from manifests.verify.files import check_fec
+
+                    digest = check_fec(problems, self._reader, entry, rel, table)
+                else:
+                    digest = check_csv(problems, self._reader, entry, rel, table, self._csv)
                 self._results[rel] = (digest, problems)
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc

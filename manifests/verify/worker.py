@@ -11,7 +11,7 @@ descriptor it was given, the worker reads the very bytes the verifier opened.
 Protocol (the worker reads hostile files, so its output is parsed, never unpickled):
 
 * in: JSON lines. First ``{"fd": N, "careful": bool, "early": [...]}``, then
-  ``{"work": [["early", k, sha256, pages] | ["item", ...], ...]}``; or a single
+  ``{"work": [["early", k, sha256, pages, facturx] | ["item", ...], ...]}``; or a single
   ``{"fd": N, "careful": bool, "items": [...]}``;
 * out: tab-separated lines: ``S 0`` (started), ``R 0`` (work received), ``P <i> <json
   problems>`` for a work item with problems, ``C <i>`` (every work item before ``i`` is done)
@@ -88,7 +88,7 @@ class DocWorker:
         for item in items:
             k = by_offset.get(item.entry.header_offset)
             if k is not None and self._early[k].entry == item.entry:
-                self._work.append(["early", k, item.sha256, item.pages])
+                self._work.append(["early", k, item.sha256, item.pages, item.facturx])
             else:
                 self._work.append(["item", *item.to_wire()])
         self._items = items
@@ -273,7 +273,8 @@ def serve(check: Check = check_item) -> int:
         for row in second["work"]:
             if row[0] == "early":
                 e = early[row[1]]
-                work.append((DocItem(e.rel, e.entry, row[2], row[3]), pre[row[1]]))
+                facturx = row[4] if len(row) > 4 and isinstance(row[4], dict) else None
+                work.append((DocItem(e.rel, e.entry, row[2], row[3], facturx), pre[row[1]]))
             else:
                 work.append((DocItem.from_wire(row[1:]), None))
     else:

@@ -234,6 +234,8 @@ def protections(archive: StoredArchive, now: datetime) -> tuple[str, ...]:
     out: list[str] = []
     if archive.legal_hold:
         out.append("legal hold")
+    if archive.retention_unreadable is not None:
+        out.append(f"retention date unreadable: {archive.retention_unreadable}")
     if archive.retain_until is not None and _aware(archive.retain_until) > _aware(now):
         out.append(f"retained until {_utc(_aware(archive.retain_until))}")
     return tuple(out)

@@ -69,6 +69,8 @@ class BackupPlan:
     encrypt_to: tuple[str, ...] = ()
     #: keep each account's work until its archive is stored, and reuse an interrupted run's
     resume: bool = False
+    #: the retention policy file (None: the default)
+    retention: str | None = None
 
 
 #: the destination's state file naming the time of a resumable run not yet complete
@@ -162,6 +164,7 @@ def _tasks(plan: BackupPlan, accounts: list[str], carries_secrets: bool) -> list
             passphrase=plan.passphrase if carries_secrets else None,
             encrypt_to=plan.encrypt_to,
             resume=plan.resume,
+            retention=plan.retention,
         )
         for account in accounts
     ]

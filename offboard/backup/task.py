@@ -78,6 +78,8 @@ class AccountTask:
     encrypt_to: tuple[str, ...] = ()
     #: resumable: the account's work is kept until stored (:mod:`offboard.resume`)
     resume: bool = False
+    #: the retention policy file (None: the default)
+    retention: str | None = None
 
 
 @dataclass
@@ -215,7 +217,12 @@ def _backup_from(
         allow_missing_documents=task.allow_missing_documents,
         jobs=task.jobs,
     )
-    archive = ArchiveOptions(created_at=task.created_at, sign_key=key)
+    policy = None
+    if task.retention is not None:
+        from offboard.retention import Policy
+
+        policy = Policy.load(Path(task.retention))
+    archive = ArchiveOptions(created_at=task.created_at, sign_key=key, retention=policy)
     recipients = None
     if task.encrypt_to:
         from manifests.encryption import parse_recipients

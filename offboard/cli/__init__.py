@@ -7,7 +7,18 @@ decorators the commands share; each other module adds a family of commands to th
 
 from __future__ import annotations
 
-from offboard.cli import archive, backup, export, gate, maintain, mapping, restore  # noqa: F401 - they register commands
+# the modules register their commands with the group
+from offboard.cli import (  # noqa: F401
+    archive,
+    backup,
+    export,
+    fec,
+    gate,
+    maintain,
+    mapping,
+    restore,
+    retention,
+)
 from offboard.cli.common import cli
 
 __all__ = ["cli", "main"]

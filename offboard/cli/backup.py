@@ -17,7 +17,13 @@ from offboard.cli.common import (
     quiet_option,
     source_argument,
 )
-from offboard.cli.storage_options import encrypt_option, storage_options, store_kwargs
+from offboard.cli.storage_options import (
+    encrypt_option,
+    load_retention,
+    retention_option,
+    storage_options,
+    store_kwargs,
+)
 from offboard.errors import BackupIncomplete, ConfigError
 
 
@@ -88,6 +94,7 @@ from offboard.errors import BackupIncomplete, ConfigError
 )
 @storage_options
 @encrypt_option
+@retention_option
 @click.option(
     "--resume",
     is_flag=True,
@@ -118,6 +125,7 @@ def backup(
     sse: str | None,
     kms_key_id: str | None,
     encrypt_to: tuple[str, ...],
+    retention_file: Path | None,
     resume: bool,
     as_json: bool,
     quiet: bool,
@@ -152,6 +160,7 @@ def backup(
         return given[-1]
 
     SecretKey.load(sign_key, remember)  # a bad key or passphrase stops the run here
+    load_retention(retention_file)  # a bad policy stops the run here
     if encrypt_to:
         from manifests.encryption import parse_recipients
 
@@ -168,6 +177,7 @@ def backup(
         created_at=when,
         encrypt_to=encrypt_to,
         resume=resume,
+        retention=None if retention_file is None else str(retention_file),
         accounts=parse_accounts(accounts),
         mapping_file=mapping_file,
         kinds=chosen,

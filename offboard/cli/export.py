@@ -23,7 +23,13 @@ from offboard.cli.common import (
     quiet_option,
     source_argument,
 )
-from offboard.cli.storage_options import encrypt_option, storage_options, store_kwargs
+from offboard.cli.storage_options import (
+    encrypt_option,
+    load_retention,
+    retention_option,
+    storage_options,
+    store_kwargs,
+)
 from offboard.errors import ConfigError
 
 
@@ -141,6 +147,13 @@ def demo(
 )
 @click.option("--no-documents", is_flag=True, help="Export the CSV tables only.")
 @click.option(
+    "--fec-encoding",
+    type=click.Choice(["utf-8", "iso-8859-15"]),
+    default="utf-8",
+    show_default=True,
+    help="Encoding of the FEC files (kind fec, one per closed fiscal year; docs/fec.md).",
+)
+@click.option(
     "--allow-missing-documents",
     is_flag=True,
     help="Exit 0 even when documents are missing, unreadable or encrypted (still reported).",
@@ -168,6 +181,15 @@ def demo(
     help="A document larger than this is reported, not loaded (e.g. 200MB).",
 )
 @click.option(
+    "--factur-x",
+    "factur_x",
+    type=click.Choice(["required", "optional", "off"]),
+    default=None,
+    help="Sales invoices' Factur-X XML: required (a PDF without one is a problem; the "
+    "default), optional (checked when there is one: plain PDFs are fine) or off "
+    "(docs/facturx.md).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(1, 64),
@@ -176,6 +198,7 @@ def demo(
 )
 @storage_options
 @encrypt_option
+@retention_option
 @mapping_option
 @json_option
 @quiet_option
@@ -192,7 +215,9 @@ def export(
     resume: bool,
     bundle_size: int,
     max_document_size: str,
+    factur_x: str | None,
     jobs: int | None,
+    fec_encoding: str,
     as_json: bool,
     quiet: bool,
     sign_key: Path | None,
@@ -207,6 +232,7 @@ def export(
     sse: str | None,
     kms_key_id: str | None,
     encrypt_to: tuple[str, ...],
+    retention_file: Path | None,
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -233,6 +259,8 @@ def export(
         jobs=jobs or os.cpu_count() or 2,
         bundle_cap_bytes=bundle_size * 1024**2,
         max_document_bytes=parse_size(max_document_size, "--max-document-size"),
+        file_options={"fec": {"encoding": fec_encoding}} if fec_encoding != "utf-8" else {},
+        facturx=factur_x,
     )
     from offboard.options import archive_options
     from offboard.storage import is_s3_url
@@ -247,6 +275,12 @@ def export(
     )
     if remote and archive is None:
         raise ConfigError(f"--out {out_text}: an S3 destination takes an archive, NAME.zip")
+    if retention_file is not None:
+        if archive is None:
+            raise ConfigError("--retention dates an archive: give --out NAME.zip")
+        import dataclasses
+
+        archive = dataclasses.replace(archive, retention=load_retention(retention_file))
     recipients = None
     if encrypt_to:
         from manifests.encryption import parse_recipients
@@ -317,6 +351,7 @@ def kinds(as_json: bool) -> None:
                 "title": cls.title,
                 "tables": [t.name for t in cls.tables],
                 "documents": cls.documents is not None,
+                "files": cls.writes_files,
                 "module": cls.__module__,
             }
             for cls in found.values()
@@ -325,6 +360,7 @@ def kinds(as_json: bool) -> None:
         return
     for cls in found.values():
         docs = " + PDFs" if cls.documents is not None else ""
+        docs += " + files" if cls.writes_files else ""
         tables = ", ".join(t.name for t in cls.tables)
         click.echo(f"{cls.name:<18} {cls.title} ({tables}{docs})")
 

@@ -19,7 +19,12 @@ from offboard.cli.common import (
     json_option,
     source_argument,
 )
-from offboard.cli.storage_options import storage_options, store_kwargs
+from offboard.cli.storage_options import (
+    load_retention,
+    retention_option,
+    storage_options,
+    store_kwargs,
+)
 from offboard.errors import ArchiveInvalid, ArchiveStale, ConfigError
 
 
@@ -217,6 +222,7 @@ def _run_terminate(request: Any, pubkey: Path, as_json: bool) -> Any:
     help="The folder (or s3://BUCKET/PREFIX) the signed archive and the receipt go in.",
 )
 @storage_options
+@retention_option
 @reason_option
 @click.option(
     "--allow-missing-documents",
@@ -242,6 +248,7 @@ def close(
     legal_hold: bool,
     sse: str | None,
     kms_key_id: str | None,
+    retention_file: Path | None,
 ) -> None:
     """Close the account now: cancel, export, sign, verify, terminate, in one go.
 
@@ -284,7 +291,9 @@ def close(
     name = f"{account}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
     src = open_source(source)
     export_options = ExportOptions(allow_missing_documents=True, jobs=os.cpu_count() or 2)
-    archive_options = ArchiveOptions(created_at=now, sign_key=secret)
+    archive_options = ArchiveOptions(
+        created_at=now, sign_key=secret, retention=load_retention(retention_file)
+    )
     try:
         if remote:
             from offboard.storage import open_destination
@@ -341,8 +350,14 @@ def close(
             outcome = _run_terminate(
                 replace(request, archive=paths[0], location=locations[0]), pubkey, as_json=False
             )
+            receipt_opts = dict(store_opts)
+            if "lock" in receipt_opts and "retain_until" not in receipt_opts:
+                from offboard.storage.retained import end_of
+
+                until = summary.archive.retain_until  # the archive's own, from its policy
+                receipt_opts["retain_until"] = None if until is None else end_of(until)
             for file in outcome.receipt_files:
-                stored = dest.put_small(file.name, file.read_bytes(), **store_opts)
+                stored = dest.put_small(file.name, file.read_bytes(), **receipt_opts)
                 click.echo(f"  stored:   {stored}")
         shown = dest.describe(name)
     click.echo("Anyone can check the archive without offboard (README, 'Verify without offboard'):")

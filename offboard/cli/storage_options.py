@@ -61,6 +61,26 @@ def encrypt_option(f: F) -> F:
     )(f)
 
 
+def retention_option(f: F) -> F:
+    return click.option(
+        "--retention",
+        "retention_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="The retention policy (TOML) that dates the archive's retain-until "
+        "(default: French law's, see `offboard retention show`).",
+    )(f)
+
+
+def load_retention(path: Path | None) -> Any:
+    """The policy of ``--retention FILE``, or None for the default."""
+    if path is None:
+        return None
+    from offboard.retention import Policy
+
+    return Policy.load(path)
+
+
 def identity_option(f: F) -> F:
     return click.option(
         "--identity",

@@ -89,6 +89,8 @@ class Sink:
         _, _, self.columns = schema_statements()
         self._buffers: dict[str, list[Row]] = {t: [] for t in self.columns}
         self.counts: dict[str, int] = dict.fromkeys(self.columns, 0)
+        #: per table, functions shown its rows just before they are sent (see :meth:`observe`)
+        self._observers: dict[str, list[Callable[[list[Row]], None]]] = {}
         ctx = mp_context()
         data_recv, self._data = ctx.Pipe(duplex=False)
         self._results, result_send = ctx.Pipe(duplex=False)
@@ -117,10 +119,20 @@ class Sink:
         """The table's buffer, for hot loops that append to it directly (then :meth:`flush`)."""
         return self._buffers[table]
 
+    def observe(self, table: str, fn: Callable[[list[Row]], None]) -> None:
+        """Show ``fn`` every row of ``table`` written from now on, in order, just before it is
+        sent (a batch at a time: ``fn`` must not keep or change the list)."""
+        self._observers.setdefault(table, []).append(fn)
+
+    def stop_observing(self) -> None:
+        self._observers.clear()
+
     def flush(self, table: str | None = None) -> None:
         for t in [table] if table else list(self._buffers):
             buf = self._buffers[t]
             if buf:
+                for fn in self._observers.get(t, ()):
+                    fn(buf)
                 self._send((t, buf))
                 self.counts[t] += len(buf)
                 buf.clear()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import parties as pt
+from .accounting import Ledger
 from .bank import make_bank_accounts, make_transactions
 from .billing import Subscription, plan_subscriptions, write_subscription
 from .catalogue import make_products
@@ -111,7 +112,7 @@ def generate_demo(
     ``small``); records without one have ``pdf_path`` NULL. ``jobs`` worker processes render
     the PDFs (default: the number of CPUs). ``progress(stage, done, total)`` is called now
     and then, with the stages ``accounts``, ``acc-0001 quotes`` (``invoices``, ``purchases``,
-    ``bank``) for each account, ``documents`` and ``indexes``.
+    ``bank``, ``accounting``) for each account, ``documents`` and ``indexes``.
 
     Raises ValueError for a bad argument; on any error nothing is left behind and an existing
     demo at ``path`` is untouched.
@@ -185,6 +186,7 @@ def _generate_account(
     progress: Callable[[str, int, int], None] | None,
 ) -> None:
     acc = sub.acc
+    ledger = Ledger(sink)  # sees the account's records as they are written, to post them
     rng = rng_for(seed, acc, "parties")
     tenant = pt.make_tenant(rng, acc, sub.started, sink)
     parties = pt.Parties(tenant)
@@ -226,3 +228,5 @@ def _generate_account(
     ctx.report("bank", 0, sc.bank_transactions)
     make_transactions(ctx, bank_accounts, sc.bank_transactions)
     sink.flush()
+    ctx.report("accounting", 0, 1)
+    ledger.post(ctx)

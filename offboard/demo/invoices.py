@@ -8,6 +8,7 @@ series are continuous per year and ids follow creation order.
 from __future__ import annotations
 
 import random
+import re
 
 from .common import (
     FR_DATE,
@@ -23,6 +24,7 @@ from .common import (
     ts,
 )
 from .context import LATE_FEES, AccountCtx, bank_day
+from .facturx import FxInvoice, FxParty
 from .lines import Line, LinePicker, PdfLine, choose, emit_lines, rate_str, vat_rows, width_for
 from .parties import PAYMENT_TERMS, Party
 from .pdf import DocSpec
@@ -30,6 +32,13 @@ from .quotes import Accepted
 
 FULL, PARTIAL, NEVER = 0, 1, 2
 CREDIT_SHARE = 0.02
+_BANK = re.compile(r"IBAN ([A-Z0-9 ]+) — BIC ([A-Z0-9]+)")
+
+
+def fx_party(p: Party) -> FxParty:
+    """A party as its invoice's XML names it: its name as printed, SIREN, VAT number, address."""
+    line1, line2, postcode, city, country = p.address or ("", None, "", "", "FR")
+    return FxParty(p.pdf[0], p.siren, p.vat, line1, line2, postcode, city, country)
 
 
 def due_day(terms: str, day: int) -> int:
@@ -156,6 +165,11 @@ def _generate(ctx: AccountCtx, plan: list[_Plan], picker: LinePicker, rng: rando
     needed = {id(p.credited) for p in plan if p.credited is not None}
     events = ctx.events
     tenant = ctx.parties.tenant
+    seller = fx_party(tenant)
+    bank = _BANK.search(ctx.bank_note)
+    iban = bank.group(1).replace(" ", "") if bank else None
+    bic = bank.group(2) if bank else None
+    late_fees = " ".join(LATE_FEES)
     for k, p in enumerate(plan):
         iid = make_id("inv", acc, k + 1)
         series = "AV" if p.credit else "FA"
@@ -180,6 +194,7 @@ def _generate(ctx: AccountCtx, plan: list[_Plan], picker: LinePicker, rng: rando
             lines = picker.pick(p.day)
         if id(p) in needed:
             credited[id(p)] = (iid, number, lines)
+        preceding = meta[0][1] if p.credit else None  # the credited invoice
         pdf: list[PdfLine] | None = [] if chosen is None or k in chosen else None
         ht, bases = emit_lines(lbuf, line_prefix, line_seq, acc_id, iid, lines, pdf)
         line_seq += len(lines)
@@ -239,6 +254,25 @@ def _generate(ctx: AccountCtx, plan: list[_Plan], picker: LinePicker, rng: rando
                 ("Échéance", FR_DATE[p.due]),
                 ("Conditions", p.terms),
             ]
+            sign = -1 if p.credit else 1
+            fx = FxInvoice(
+                number=number,
+                type_code="381" if p.credit else "380",
+                issue_date=ISO[p.day],
+                due_date=ISO[p.due],
+                terms=p.terms,
+                currency="EUR",
+                seller=seller,
+                buyer=fx_party(cust),
+                lines=tuple((a, b, c, sign * d, e, sign * f) for a, b, c, d, e, f in pdf),
+                vat=tuple((r, sign * b, sign * a) for r, b, a in vat),
+                totals=(sign * ht, sign * tva, sign * ttc),
+                preceding=preceding,
+                notes=(("PMD", late_fees),),
+                iban=None if p.credit else iban,
+                bic=None if p.credit else bic,
+                created=created,
+            )
             ctx.docs.add(
                 DocSpec(
                     path=path,
@@ -252,6 +286,7 @@ def _generate(ctx: AccountCtx, plan: list[_Plan], picker: LinePicker, rng: rando
                     vat=tuple(vat),
                     totals=(ht, tva, ttc),
                     notes=(ctx.bank_note, *LATE_FEES),
+                    facturx=fx,
                 )
             )
         if len(ibuf) >= 20_000:

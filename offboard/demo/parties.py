@@ -59,6 +59,9 @@ class Party(NamedTuple):
     ref_style: int  # the supplier's invoice number format
     domain: str  # of its e-mail addresses
     created_at: str  # timestamp
+    vat: str | None = None
+    #: (line 1, line 2 or None, postal code, city, country code), as in its record
+    address: tuple[str, str | None, str, str, str] | None = None
 
 
 @dataclass
@@ -181,6 +184,8 @@ def make_tenant(rng: random.Random, acc: int, start: int, sink: Sink) -> Party:
         0,
         domain,
         created,
+        vat,
+        (addr, None, c.postal_code, c.name, "FR"),
     )
 
 
@@ -277,6 +282,8 @@ def make_companies(
             rng.randrange(6),
             domain,
             created,
+            vat,
+            (addr1, addr2, c.postal_code, c.name, "FR"),
         )
         if role in "cb":
             parties.customers.append(party)

@@ -282,6 +282,70 @@ CREATE TABLE bank_transactions (
 );
 CREATE INDEX bank_transactions_account ON bank_transactions(account_id, bank_account_id, booking_date, id);
 
+-- Accounting: the general ledger the SaaS keeps from the documents (docs/fec.md). Fiscal years
+-- are closed one after another; a closed year's entries never change again.
+CREATE TABLE fiscal_years (
+    id              TEXT PRIMARY KEY,            -- 'fy-0001-00000002'
+    account_id      TEXT NOT NULL REFERENCES accounts(id),
+    siren           TEXT NOT NULL,               -- the SIREN the year's FEC is filed under
+    start_date      TEXT NOT NULL,
+    end_date        TEXT NOT NULL,               -- the closing date
+    status          TEXT NOT NULL,               -- 'open' | 'closed'
+    closed_at       TEXT,                        -- timestamp, set when the year was closed
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,               -- its closing, or its latest entry's validation
+    UNIQUE (account_id, start_date)
+);
+
+CREATE TABLE journals (
+    account_id       TEXT NOT NULL REFERENCES accounts(id),
+    code             TEXT NOT NULL,              -- 'AN' | 'VT' | 'HA' | 'BQ' | 'BQ2'
+    label            TEXT NOT NULL,
+    kind             TEXT NOT NULL,              -- 'opening' | 'sales' | 'purchases' | 'bank'
+    bank_account_id  TEXT REFERENCES bank_accounts(id),
+    PRIMARY KEY (account_id, code)
+);
+
+-- The chart of accounts: general accounts (PCG) and auxiliary accounts (one per customer on
+-- 411000, one per supplier on 401000).
+CREATE TABLE ledger_accounts (
+    account_id         TEXT NOT NULL REFERENCES accounts(id),
+    number             TEXT NOT NULL,            -- '706000' (general) | '41100042' (auxiliary)
+    label              TEXT NOT NULL,
+    kind               TEXT NOT NULL,            -- 'general' | 'customer' | 'supplier'
+    collective_number  TEXT,                     -- auxiliary accounts: their general account
+    company_id         TEXT REFERENCES companies(id),
+    PRIMARY KEY (account_id, number)
+);
+
+-- One row per entry line; the lines of an entry share its journal, number, dates and piece.
+CREATE TABLE accounting_entries (
+    id                   TEXT PRIMARY KEY,       -- sorts in validation order
+    account_id           TEXT NOT NULL REFERENCES accounts(id),
+    fiscal_year_id       TEXT NOT NULL REFERENCES fiscal_years(id),
+    journal_code         TEXT NOT NULL,
+    entry_number         TEXT NOT NULL,          -- 'VT0000042': continuous per journal
+    entry_date           TEXT NOT NULL,
+    piece_ref            TEXT NOT NULL,
+    piece_date           TEXT NOT NULL,
+    position             INTEGER NOT NULL,       -- the line in its entry: 1, 2, 3...
+    account_number       TEXT NOT NULL,          -- general account
+    auxiliary_number     TEXT,                   -- auxiliary account (customers, suppliers)
+    label                TEXT NOT NULL,
+    debit                TEXT NOT NULL,
+    credit               TEXT NOT NULL,
+    lettering            TEXT,                   -- lettering code, NULL when not lettered
+    lettered_on          TEXT,                   -- date, set with lettering
+    validated_on         TEXT NOT NULL,          -- date the entry was validated (final)
+    currency             TEXT NOT NULL,          -- of debit and credit: 'EUR'
+    foreign_amount       TEXT,                   -- money, for an entry in another currency
+    foreign_currency     TEXT,
+    invoice_id           TEXT REFERENCES invoices(id),
+    purchase_id          TEXT REFERENCES purchases(id),
+    bank_transaction_id  TEXT REFERENCES bank_transactions(id)
+);
+CREATE INDEX accounting_entries_account ON accounting_entries(account_id, validated_on, journal_code, entry_number, position);
+
 -- The termination gate's state (offboard.gate; GateStore.migrate() adds it to older databases).
 -- An append-only log, hash-chained over the whole database: hash = sha256(prev_hash ||
 -- canonical JSON of the row's content), prev_hash of the first row = 64 zeros.

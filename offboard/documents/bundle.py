@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,14 @@ class BundleWriter:
         """
         return self.add_pending(StagedFile(temp, final, size), title)
 
-    def add_pending(self, doc: Pending, title: str) -> int:
+    def add_pending(
+        self, doc: Pending, title: str, inspect: Callable[[pikepdf.Pdf], None] | None = None
+    ) -> int:
         """Append the PDF ``doc`` with a bookmark, as :meth:`add` does; return its page count.
 
         ``doc.publish()`` is called once its part is written, ``doc.discard()`` if the part is
-        dropped.
+        dropped. ``inspect(pdf)`` is called with the document opened, once it is known to be
+        readable (the Factur-X attachment is read there: the document is opened once).
         """
         part = self._part
         size = doc.size
@@ -181,6 +185,8 @@ class BundleWriter:
         if not copied:
             src.close()
             raise DocumentFault("unreadable: no pages")
+        if inspect is not None:
+            inspect(src)
         part.sources.append(src)  # qpdf reads its streams when the part is saved
         part.open_files += given.holds_fd
         for page in copied:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from offboard.documents.bundle import BundleWriter, bookmark_title
-from offboard.documents.copying import DocumentFault, Held, copy_to_temp, os_reason
+from offboard.documents.copying import (
+    DocumentFault,
+    Held,
+    copy_to_temp,
+    os_reason,
+    remove_quietly,
+)
 from offboard.documents.model import DocumentProblem, DocumentResult, KindDocuments
 from offboard.documents.names import NameAllocator, safe_file_name
 from offboard.errors import OutputError
+from offboard.facturx import OPTIONAL, REQUIRED
+from offboard.facturx.checks import Finding
+from offboard.facturx.checks import inspect as inspect_facturx
+from offboard.facturx.checks import record as facturx_record
+from offboard.fsutil import temp_name
 from offboard.sources.base import DocumentRef, DocumentUnavailable
 
 if TYPE_CHECKING:
@@ -37,6 +49,7 @@ def export_documents(
     bundle_cap_bytes: int = 200 * 1024**2,
     progress: Callable[[int], None] | None = None,
     spool: DocumentSpool | None = None,
+    facturx: str | None = None,
 ) -> KindDocuments:
     """Export the documents ``refs`` of ``kind`` into ``root/documents/<kind>/`` and bundle them.
 
@@ -70,6 +83,13 @@ def export_documents(
     are not written under ``root`` but appended to the spool, each named there by the path it
     would have had (:class:`~offboard.documents.spool.DocumentSpool`); only the bundles are
     written as files. The outcome is the same.
+
+    With ``facturx`` (``"required"`` or ``"optional"``, see :mod:`offboard.facturx`), each
+    readable document's Factur-X attachment is read while qpdf has it open, checked, and
+    written beside it as ``<name>.xml`` (a file of the folder, with a spool too); its outcome
+    is the document's ``facturx`` entry, and each issue found a problem (``factur-x: ...``) of
+    a document that is exported all the same. The comparison with the CSV rows comes after
+    the tables are written (:func:`offboard.documents.facturx.check_rows`).
     """
     started = time.perf_counter()
     if safe_file_name(kind) != kind or kind.startswith("_"):
@@ -89,6 +109,7 @@ def export_documents(
         raise OutputError(f"cannot create {made}: {os_reason(exc)}") from exc
     outcome = KindDocuments(kind=kind, documents=[], problems=[], bundles=[])
     stage = _KindStage(kind, folder, BundleWriter(documents_dir, kind, bundle_cap_bytes), hold)
+    stage.facturx = facturx if facturx in (REQUIRED, OPTIONAL) else None
     try:
         for ref in refs:
             if ref.locator is None:
@@ -116,6 +137,8 @@ class _KindStage:
         self.bundler = bundler
         self.hold = hold
         self.names = NameAllocator()
+        #: the Factur-X policy of the kind (None: no XML looked for)
+        self.facturx: str | None = None
 
     def export_one(
         self,
@@ -141,13 +164,21 @@ class _KindStage:
             problem(fault.reason)
             return
         title = bookmark_title(ref.number, ref.date, ref.party)
+        found: list[Finding] = []
+        look = None
+        if self.facturx is not None:
+            required = self.facturx == REQUIRED
+
+            def look(pdf: Any) -> None:
+                found.append(inspect_facturx(pdf, required=required))
+
         try:
             if not copied.has_pdf_header:
                 raise DocumentFault("not a PDF")
             if not copied.has_eof_marker:
                 raise DocumentFault(TRUNCATED)
             # given its final name by the bundler once its part is written
-            pages = self.bundler.add_pending(copied, title)
+            pages = self.bundler.add_pending(copied, title, look)
         except DocumentFault as fault:
             copied.set_aside(self._problem_path(final))
             problem(fault.reason)
@@ -155,6 +186,11 @@ class _KindStage:
         except BaseException:
             copied.discard()
             raise
+        entry = None
+        if found and (found[0].xml is not None or found[0].issues):
+            entry = self._facturx(found[0], final)
+            for issue in found[0].issues:
+                problem(issue.problem)
         outcome.documents.append(
             DocumentResult(
                 kind=self.kind,
@@ -166,9 +202,19 @@ class _KindStage:
                 pages=pages,
                 bytes=copied.size,
                 sha256=copied.sha256,
+                facturx=entry,
             )
         )
         outcome.bytes += copied.size
+
+    def _facturx(self, finding: Finding, final: Path) -> dict[str, Any]:
+        """Write the XML beside its PDF (when it is kept); the document's ``facturx`` entry."""
+        xml_path = None
+        if finding.keeps_xml and finding.xml is not None:
+            target = final.with_suffix(".xml")
+            write_file(target, finding.xml)
+            xml_path = _relative(DOCUMENTS_DIR, self.kind, target.name)
+        return facturx_record(finding, xml_path)
 
     def _problem_path(self, final: Path) -> Path:
         return self.folder / PROBLEMS_DIR / final.name
@@ -176,3 +222,16 @@ class _KindStage:
 
 def _relative(*parts: str) -> str:
     return str(PurePosixPath(*parts))
+
+
+def write_file(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` under a temporary name, then rename it (its folder is made)."""
+    temp = temp_name(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "xb") as fh:
+            fh.write(data)
+        os.replace(temp, target)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise OutputError(f"cannot write {target}: {os_reason(exc)}") from exc

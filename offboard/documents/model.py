@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -19,6 +20,9 @@ class DocumentResult:
     pages: int
     bytes: int
     sha256: str
+    #: the Factur-X XML found in it and what was checked (:func:`offboard.facturx.checks.record`),
+    #: for a kind whose documents are Factur-X invoices; None otherwise
+    facturx: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -116,10 +116,16 @@ def plan_documents(
         if not _is_document_path(path, kind) or path not in files:
             raise ArchiveError(f"document path {path!r} is not a file of kind {kind!r}")
         place(kind, str(doc["record_id"]), str(doc["number"]), path)
+    # a Factur-X problem is about a document the archive holds (placed above), not another one
+    problems = [p for p in problems if not str(p.get("reason", "")).startswith(FACTURX_PROBLEM)]
     matched = _problem_files(problems, files, plan.notes)
     for i, problem in enumerate(problems):
         place(str(problem["kind"]), str(problem["record_id"]), str(problem["number"]), matched[i])
     return plan
+
+
+#: how the reasons of Factur-X problems start (offboard.facturx.checks.Issue.problem)
+FACTURX_PROBLEM = "factur-x: "
 
 
 def _is_document_path(path: str, kind: str) -> bool:

@@ -54,6 +54,10 @@ DESTINATIONS: dict[str, Destination] = {
     "purchase_lines": Destination("purchase_lines"),
     "bank_accounts": Destination("bank_accounts"),
     "bank_transactions": Destination("bank_transactions"),
+    "accounting_fiscal_years": Destination("fiscal_years"),
+    "accounting_journals": Destination("journals"),
+    "accounting_accounts": Destination("ledger_accounts"),
+    "accounting_entries": Destination("accounting_entries"),
 }
 
 #: the kinds whose records a kind's records refer to (its foreign keys and joins)
@@ -62,6 +66,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "sales_invoices": ("contacts", "catalogue", "quotes"),
     "purchases": ("contacts",),
     "bank": ("sales_invoices", "purchases"),
+    "fec": ("contacts", "sales_invoices", "purchases", "bank"),
 }
 
 #: the tables of the reference schema a restore writes (``accounts`` first), for checks

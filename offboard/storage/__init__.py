@@ -60,9 +60,17 @@ class StoredArchive:
 
     name: str
     parts: list[StoredPart] = field(default_factory=list)
-    #: Object Lock retain-until date of its parts (the latest), if any
+    #: the latest of its parts' Object Lock date and its own retention date (the archive's
+    #: ``Offboard-Retain-Until``, kept through that day), if any
     retain_until: datetime | None = None
     legal_hold: bool = False
+    #: why its own retention date could not be read (it is then never deleted)
+    retention_unreadable: str | None = None
+
+    def retain_to(self, until: datetime | None) -> None:
+        """Keep it at least until ``until``."""
+        if until is not None and (self.retain_until is None or until > self.retain_until):
+            self.retain_until = until
 
     @property
     def size(self) -> int:
@@ -152,6 +160,11 @@ class Destination(ABC):
 
         if archive.legal_hold:
             raise OutputError(f"{self.describe(archive.name)} is under legal hold")
+        if archive.retention_unreadable is not None:
+            raise OutputError(
+                f"{self.describe(archive.name)}: its retention date cannot be read "
+                f"({archive.retention_unreadable})"
+            )
         if archive.retain_until is not None and archive.retain_until > now:
             raise OutputError(
                 f"{self.describe(archive.name)} is retained until {archive.retain_until:%Y-%m-%d}"

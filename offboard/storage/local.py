@@ -47,7 +47,10 @@ class LocalDestination(Destination):
                 continue  # a link or a folder is not an archive this destination wrote
             modified = datetime.fromtimestamp(st.st_mtime, UTC)
             parts.append(StoredPart(entry.name, st.st_size, modified))
-        return group_parts(parts)
+        archives = group_parts(parts)
+        for archive in archives:
+            _read_retention(self.folder / archive.first.name, archive)
+        return archives
 
     def target(self, name: str, **options: Any) -> LocalParts:
         if options:
@@ -93,3 +96,15 @@ class LocalDestination(Destination):
             write_atomic(folder / check_state_name(name), data)
         except OSError as exc:
             raise OutputError(f"cannot write {str(folder / name)!r}: {exc.strerror}") from exc
+
+
+def _read_retention(path: Path, archive: StoredArchive) -> None:
+    from offboard.storage.retained import Unreadable, end_of, read_retain_until
+
+    try:
+        until = read_retain_until(path)
+    except Unreadable as exc:
+        archive.retention_unreadable = str(exc)
+        return
+    if until is not None:
+        archive.retain_to(end_of(until))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from offboard.storage import (
     group_parts,
     is_archive_file,
 )
+from offboard.storage.retained import META_KEY, end_of
 from offboard.storage.s3client import error_code, s3_client, s3_errors
 from offboard.storage.s3parts import LOCK_MODES, SSE_MODES, S3Parts
 
@@ -91,8 +92,14 @@ class S3Destination(Destination):
         for part in archive.parts:
             head = self.head(part.name)
             until = head.get("ObjectLockRetainUntilDate")
-            if until is not None and (archive.retain_until is None or until > archive.retain_until):
-                archive.retain_until = until.astimezone(UTC)
+            if until is not None:
+                archive.retain_to(until.astimezone(UTC))
+            own = (head.get("Metadata") or {}).get(META_KEY)
+            if own:
+                try:
+                    archive.retain_to(end_of(date.fromisoformat(own)))
+                except ValueError:
+                    archive.retention_unreadable = f"{META_KEY} {own[:40]!r} is not a date"
             archive.legal_hold |= head.get("ObjectLockLegalHoldStatus") == "ON"
             filled.append(
                 StoredPart(part.name, part.size, part.modified, head.get("VersionId") or None)

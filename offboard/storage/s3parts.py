@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from offboard.errors import ConfigError, OutputExists, StorageError, UploadUnverified
+from offboard.storage.retained import META_KEY, end_of
 from offboard.storage.s3client import s3_errors
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ class S3Parts:
     ) -> None:
         if lock is not None and lock not in LOCK_MODES:
             raise ConfigError(f"--lock {lock!r}: choose compliance or governance")
-        if (lock is None) != (retain_until is None):
-            raise ConfigError("--lock and --retain-until go together")
+        if retain_until is not None and lock is None:
+            raise ConfigError("--retain-until needs --lock compliance|governance")
         if retain_until is not None:
             if retain_until.tzinfo is None:
                 retain_until = retain_until.replace(tzinfo=UTC)
@@ -72,9 +73,23 @@ class S3Parts:
         self._small: list[tuple[str, bytes]] = []
         self.lock_option = lock
         self._verify_key: PublicKey | None = None
+        #: the archive's own retain-until date (its retention policy's), once known
+        self.archive_until: date | None = None
         dest.require_versioning()
         if lock is not None or legal_hold:
             dest.require_object_lock()
+
+    def set_retention(self, until: date | None) -> None:
+        """The archive's own retain-until date: stored with each object (metadata), and the
+        Object Lock date when ``--lock`` came without ``--retain-until``."""
+        self.archive_until = until
+        if self.lock is not None and self.retain_until is None:
+            if until is None:
+                raise ConfigError(
+                    "--lock without --retain-until takes the archive's retention date, and "
+                    "this archive has none (no records its policy keeps): give --retain-until"
+                )
+            self.retain_until = end_of(until)
 
     def verify_with(self, key: PublicKey) -> None:
         """After the read-back, verify the archive with ``key`` (the signer's public key)."""
@@ -102,6 +117,8 @@ class S3Parts:
             extra["ServerSideEncryption"] = self.sse
         if self.kms_key_id is not None:
             extra["SSEKMSKeyId"] = self.kms_key_id
+        if self.archive_until is not None:
+            extra["Metadata"] = {META_KEY: self.archive_until.isoformat()}
         key = self.dest.key(final.name)
         with s3_errors(f"starting the upload of {self.dest.describe(final.name)}"):
             upload = self.dest.client.create_multipart_upload(

@@ -88,16 +88,28 @@ def make_archive(
 def resign(src: Path, dst: Path, keys: Keys, change: Callable[[dict[str, bytes]], None]) -> Path:
     """``src`` rewritten as ``dst`` after ``change`` edited its files (``{bag path: bytes}``),
     with the tag manifest and the signature made consistent again: what only a key holder can
-    do. The signature keeps its trusted comment."""
+    do. The signature keeps its trusted comment. The tag manifest lists the tag files the
+    original listed; when ``change`` edited ``offboard.json`` but not ``index.html``, the page
+    is made again from the new ``offboard.json`` (as a key holder would), if it parses."""
     from manifests import bag
     from manifests.signing import SecretKey, Signature
 
     with zipfile.ZipFile(src) as zf:
         items = [(i, zf.read(i)) for i in zf.infolist()]
     data = {i.filename.split("/", 1)[1]: d for i, d in items}
+    before = dict(data)
+    listed, _ = bag.parse_manifest(data[bag.TAGMANIFEST])
     change(data)
+    if (
+        bag.BROWSER in data
+        and data[bag.BROWSER] == before.get(bag.BROWSER)
+        and data.get(bag.METADATA) != before.get(bag.METADATA)
+    ):
+        _remake_browser(data, items[0][0].filename.split("/", 1)[0])
     data[bag.TAGMANIFEST] = bag.format_manifest(
-        (name, hashlib.sha256(data[name]).hexdigest()) for name in bag.TAG_FILES
+        (name, hashlib.sha256(data[name]).hexdigest())
+        for name in bag.TAG_FILES
+        if name in listed and name in data
     )
     comment = Signature.from_bytes(data[bag.SIGNATURE]).trusted_comment
     data[bag.SIGNATURE] = SecretKey.load(keys.key).sign(data[bag.TAGMANIFEST], comment)
@@ -105,6 +117,19 @@ def resign(src: Path, dst: Path, keys: Keys, change: Callable[[dict[str, bytes]]
         for info, _ in items:
             out.writestr(info, data[info.filename.split("/", 1)[1]])
     return dst
+
+
+def _remake_browser(data: dict[str, bytes], top: str) -> None:
+    import json
+
+    from manifests import bag
+    from manifests.browser import render
+
+    try:
+        meta = json.loads(data[bag.METADATA])
+        data[bag.BROWSER] = render(meta, top)
+    except Exception:  # an offboard.json made not to parse, or not to be a page's
+        return
 
 
 @pytest.fixture(scope="session")

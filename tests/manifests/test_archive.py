@@ -38,13 +38,13 @@ def test_layout_is_one_bag_in_one_folder(archive: Made) -> None:
     names = members(archive.path)
     assert all(n.startswith("acc-0001/") for n in names)
     rel = [n.split("/", 1)[1] for n in names]
-    assert rel[:3] == ["bagit.txt", "bag-info.txt", "offboard.json"]
+    assert rel[:4] == ["bagit.txt", "bag-info.txt", "offboard.json", "index.html"]
     assert rel[-3:] == [
         "manifest-sha256.txt",
         "tagmanifest-sha256.txt",
         "tagmanifest-sha256.txt.minisig",
     ]
-    payload = rel[3:-3]
+    payload = rel[4:-3]
     assert payload == sorted(payload, key=lambda p: p.encode())
     assert all(p.startswith("data/") for p in payload)
     assert "data/csv/sales_invoices.csv" in payload
@@ -80,7 +80,7 @@ def test_metadata_matches_the_source(archive: Made, demo_db: Path) -> None:
     import sqlite3
 
     meta = json.loads(read(archive.path, "acc-0001/offboard.json"))
-    assert meta["format"] == "offboard-archive" and meta["format_version"] == 2
+    assert meta["format"] == "offboard-archive" and meta["format_version"] == 3
     assert meta["account"]["id"] == "acc-0001"
     assert meta["created_at"] == "2026-01-31T12:00:00Z"
     tables = {t["table"]: t for t in meta["tables"]}

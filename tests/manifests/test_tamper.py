@@ -122,6 +122,10 @@ CASES: dict[str, Callable[[list], None]] = {  # type: ignore[type-arg]
     "bag-info-removed": lambda it: _drop(it, "bag-info.txt"),
     "bagit-txt-removed": lambda it: _drop(it, "bagit.txt"),
     "metadata-removed": lambda it: _drop(it, "offboard.json"),
+    "browser-removed": lambda it: _drop(it, "/index.html"),
+    "browser-edited": lambda it: _edit(
+        it, "/index.html", lambda d: d.replace(b"</body>", b"<p>All is well.</p></body>")
+    ),
     "manifest-removed": lambda it: _drop(it, "/manifest-sha256.txt"),
     "signature-removed": lambda it: _drop(it, ".minisig"),
     "tagmanifest-removed-and-bag-info-edited": lambda it: (

@@ -57,14 +57,21 @@ def test_missing_document_exits_with_its_code_and_writes_everything_else(
     assert code == ExitCode.DOCUMENTS_INCOMPLETE
     summary = json.loads(stdout)
     assert summary["problems"] == [
+        {  # the tiny database's invoice is a plain PDF: Factur-X is required by default
+            "kind": "sales_invoices",
+            "record_id": "in-1",
+            "number": "FA-2025-00001",
+            "reason": "factur-x: no XML attachment (factur-x.xml)",
+        },
         {
             "kind": "sales_invoices",
             "record_id": "in-2",
             "number": "FA-2025-00002",
             "reason": "missing",
-        }
+        },
     ]
-    assert "FA-2025-00002" in stderr and "Traceback" not in stderr
+    # the error names the first document at fault (the Factur-X problem of FA-2025-00001)
+    assert "FA-2025-00001" in stderr and "Traceback" not in stderr
     assert (out / "csv" / "sales_invoices.csv").is_file()
     assert (out / "documents" / "sales_invoices" / "FA-2025-00001.pdf").is_file()
     assert json.loads((out / "export-summary.json").read_text())["problems"]

@@ -124,9 +124,29 @@ def test_parse_cost_bounds_what_parsing_takes() -> None:
 
 
 def test_a_real_offboard_json_is_well_within_its_budget(archive: Made) -> None:
+    from manifests.metadata import encode
+
     with zipfile.ZipFile(archive.path) as zf:
         data = zf.read("acc-0001/offboard.json")
-    documents = len(json.loads(data)["documents"])
-    per_document = parse_cost(data) / documents
-    # a full part's documents and file list, at this rate, leave the budget half free
-    assert per_document * 25_000 < METADATA_BUDGET * 0.75
+    meta = json.loads(data)
+    documents = len(meta["documents"])
+    files = len(meta["parts"]["files"])
+    assert files >= documents > 500
+    invoices = [d for d in meta["documents"] if d.get("facturx")]
+    assert invoices, "the demo's sales invoices are Factur-X"
+    # the sections that do not grow with the part (tables, totals, problems...) once, and
+    # what each file adds (a document's entry and its path; a Factur-X invoice's XML file,
+    # a second file of the part, its path): a part holds at most 25,000 files
+    meta["documents"], meta["parts"]["files"] = [], []
+    fixed = parse_cost(encode(meta))
+    per_file = (parse_cost(data) - fixed) / files
+    # a full part's documents and file list, at this rate, leave a quarter of the budget free
+    assert fixed + per_file * 25_000 < METADATA_BUDGET * 0.75
+    # and so does a part of Factur-X invoices only: 12,500 invoices, each an entry, its PDF's
+    # path and its XML file's path
+    listed = {d["path"]: d for d in invoices}
+    entry = max(parse_cost(encode({"documents": [d]})) for d in listed.values())
+    paths = max(
+        parse_cost(encode({"files": [d["path"], d["facturx"]["xml"]]})) for d in listed.values()
+    )
+    assert fixed + (entry + paths) * 12_500 < METADATA_BUDGET * 0.75

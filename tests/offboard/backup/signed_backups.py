@@ -40,6 +40,10 @@ def run(*args: str) -> tuple[int, str, str]:
 _MADE: dict[Path, Backups] = {}
 
 
+#: a retention policy that keeps nothing: these backups are for testing deletion
+NO_RETENTION = Path(__file__).resolve().parents[2] / "fixtures" / "retention-none.toml"
+
+
 def _make(demo_db: Path, root: Path) -> Backups:
     keys = make_keys(root / "keys")
     folder = root / "dest"
@@ -59,6 +63,8 @@ def _make(demo_db: Path, root: Path) -> Backups:
             created,
             "--allow-missing-documents",
             "--quiet",
+            "--retention",
+            str(NO_RETENTION),  # the default policy would keep them all for 10 years
         )
         assert code == 0, err
         names.append(name)

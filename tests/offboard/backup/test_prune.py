@@ -37,20 +37,32 @@ def name(account: str, when: datetime) -> str:
 
 @pytest.fixture
 def dest(tmp_path: Path) -> Path:
-    """Placeholder files under backup names: prune reads names, never contents."""
+    """Placeholder archives under backup names: prune reads their names, and only their
+    ``bag-info.txt`` (here without a retain-until date: archives of before policies)."""
     folder = tmp_path / "dest"
     folder.mkdir()
     for when in NIGHTS:
         for account in ("acc-0001", "acc-0002"):
-            (folder / name(account, when)).write_bytes(b"archive")
+            placeholder(folder / name(account, when))
     # the oldest archive of acc-0002 is split in two parts
     (folder / name("acc-0002", NIGHTS[0])).unlink()
     stem = name("acc-0002", NIGHTS[0])[: -len(".zip")]
     for part in (1, 2):
-        (folder / f"{stem}-part-{part:03d}.zip").write_bytes(b"part")
+        placeholder(folder / f"{stem}-part-{part:03d}.zip")
     for other in OTHERS:
-        (folder / other).write_bytes(b"x")
+        placeholder(folder / other)
     return folder
+
+
+def placeholder(path: Path, retain_until: str | None = None) -> None:
+    """A zip holding only ``bag-info.txt`` (with ``retain_until`` if given)."""
+    import zipfile
+
+    info = "Offboard-Archive-Id: placeholder\n"
+    if retain_until is not None:
+        info += f"Offboard-Retain-Until: {retain_until}\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{path.name[: -len('.zip')]}/bag-info.txt", info)
 
 
 def listing(folder: Path) -> set[str]:
@@ -215,3 +227,21 @@ def test_prune_then_check_real_archives(backups: Backups) -> None:
     assert remaining == ["acc-0001_2026-01-31T023000Z.zip", "acc-0002_2026-01-31T023100Z.zip"]
     code, _, err = run("check", str(backups.folder), "--pubkey", str(backups.keys.pub))
     assert code == 0, err
+
+
+def test_an_archives_own_retain_until_date_is_honoured(dest: Path) -> None:
+    """The date the archive's retention policy gave it (in its bag-info.txt) keeps it, as
+    does an archive whose date cannot be read; both are said."""
+    old = name("acc-0001", NIGHTS[-1])
+    placeholder(dest / old, retain_until="2099-12-31")
+    damaged = name("acc-0002", NIGHTS[-1])
+    (dest / damaged).write_bytes(b"not a zip")
+    code, out, err = run("prune", str(dest), "--keep-last", "1", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    archives = {a["name"]: a for acc in report["accounts"] for a in acc["archives"]}
+    assert archives[old]["status"] == "kept"
+    assert archives[old]["protected"] == ["retained until 2100-01-01T00:00:00Z"]
+    assert archives[damaged]["status"] == "kept"
+    assert archives[damaged]["protected"][0].startswith("retention date unreadable")
+    assert (dest / old).exists() and (dest / damaged).exists()

@@ -66,3 +66,35 @@ def test_close_into_a_locked_bucket(demo: Demo, s3: str) -> None:
     verify = invoke("verify", f"s3://closed-accounts/{archive}", "--pubkey", demo.pub, "--json")
     assert verify.exit_code == 0, verify.stderr
     assert json.loads(verify.stdout)["valid"]
+
+
+def test_close_with_a_lock_dated_by_the_archives_retention(demo: Demo, s3: str) -> None:
+    """``--lock`` without ``--retain-until``: the archive and its receipt are locked through
+    the archive's own retain-until date (its policy's: 2036-12-31 for the demo's invoices)."""
+    from tests.s3server import client, make_bucket
+
+    make_bucket("closed-own-date", lock=True)
+    result = invoke(
+        "close",
+        "--yes",
+        demo.db,
+        "--account",
+        OTHER,
+        "--sign-key",
+        demo.key,
+        "--pubkey",
+        demo.pub,
+        "--out",
+        "s3://closed-own-date",
+        "--lock",
+        "governance",
+    )
+    assert result.exit_code == 0, result.stderr
+    s3c = client()
+    keys = [o["Key"] for o in s3c.list_objects_v2(Bucket="closed-own-date")["Contents"]]
+    assert len(keys) == 3
+    for key in keys:
+        head = s3c.head_object(Bucket="closed-own-date", Key=key)
+        assert head["ObjectLockMode"] == "GOVERNANCE", key
+        until = head["ObjectLockRetainUntilDate"].astimezone(UTC)
+        assert until == datetime(2037, 1, 1, tzinfo=UTC), key

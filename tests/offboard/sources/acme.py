@@ -20,6 +20,10 @@ KEPT = (
     "purchase_lines",
     "bank_accounts",
     "bank_transactions",
+    "fiscal_years",
+    "journals",
+    "ledger_accounts",
+    "accounting_entries",
 )
 
 

@@ -15,6 +15,8 @@ from tests.manifests.conftest import Keys
 from tests.offboard.storage.test_s3_export import export, versions
 
 NOW = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+#: when the demo archives' own retention (a policy that keeps nothing) has passed
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["folder", "s3"])
@@ -25,8 +27,19 @@ def dest(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
     return open_destination(f"s3://{bucket}/nightly")
 
 
-def _store(dest: Destination, demo_db: Path, keys: Keys, name: str, *extra: str) -> None:
-    result = export(demo_db, dest.describe(name), keys, *extra)
+NO_RETENTION = Path(__file__).resolve().parents[2] / "fixtures" / "retention-none.toml"
+
+
+def _store(
+    dest: Destination,
+    demo_db: Path,
+    keys: Keys,
+    name: str,
+    *extra: str,
+    retention: Path | None = NO_RETENTION,
+) -> None:
+    policy = [] if retention is None else ["--retention", str(retention)]
+    result = export(demo_db, dest.describe(name), keys, *policy, *extra)
     assert result.exit_code == 0, result.output
 
 
@@ -46,7 +59,7 @@ def test_listing_groups_parts_and_ignores_other_files(
 def test_a_local_copy_is_the_stored_bytes(
     dest: Destination, demo_db: Path, keys: Keys, local_archive: Path
 ) -> None:
-    _store(dest, demo_db, keys, "acc-0001.zip")
+    _store(dest, demo_db, keys, "acc-0001.zip", retention=None)
     (archive,) = dest.list_archives()
     with dest.local_copy(archive) as path:
         assert (
@@ -58,7 +71,7 @@ def test_a_local_copy_is_the_stored_bytes(
 def test_delete_removes_every_part(dest: Destination, demo_db: Path, keys: Keys) -> None:
     _store(dest, demo_db, keys, "two.zip", "--split-files", "150")
     (archive,) = dest.list_archives()
-    dest.delete(archive, now=NOW)
+    dest.delete(archive, now=LATER)
     assert dest.list_archives() == []
 
 
@@ -87,7 +100,7 @@ def test_state_files_round_trip_and_refuse_unsafe_names(dest: Destination) -> No
 
 
 def test_s3_listing_reads_lock_state(demo_db: Path, keys: Keys, locked_bucket: str) -> None:
-    until = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    until = (datetime.now(UTC) + timedelta(days=400)).replace(microsecond=0)
     dest = open_destination(f"s3://{locked_bucket}")
     _store(
         dest,
@@ -101,7 +114,13 @@ def test_s3_listing_reads_lock_state(demo_db: Path, keys: Keys, locked_bucket: s
     )
     _store(dest, demo_db, keys, "h.zip", "--legal-hold")
     held, locked = dest.list_archives()
-    assert held.legal_hold and held.retain_until is None
+    # the held one has only its own date: its records' last activity (the policy keeps nothing)
+    from offboard.storage.retained import end_of, read_retain_until
+
+    with dest.local_copy(held) as path:
+        own = read_retain_until(path)
+    assert own is not None
+    assert held.legal_hold and held.retain_until == end_of(own)
     assert locked.retain_until == until and not locked.legal_hold
     assert all(p.version_id for p in locked.parts)
     with pytest.raises(OutputError, match="retained until"):

@@ -81,8 +81,8 @@ def test_lock_options_are_checked_before_exporting(
         "2020-01-01",
     )
     assert past.exit_code == 2 and "not in the future" in past.output
-    alone = export(demo_db, f"s3://{locked_bucket}/a.zip", keys, "--lock", "governance")
-    assert alone.exit_code == 2 and "go together" in alone.output
+    alone = export(demo_db, f"s3://{locked_bucket}/a.zip", keys, "--retain-until", _until())
+    assert alone.exit_code == 2 and "needs --lock" in alone.output
     bad_date = export(
         demo_db,
         f"s3://{locked_bucket}/a.zip",
@@ -112,3 +112,18 @@ def test_server_side_encryption_with_a_kms_key(demo_db: Path, keys: Keys, bucket
     head = _head(bucket, "k.zip")
     assert head["ServerSideEncryption"] == "aws:kms"
     assert key_id in str(head["SSEKMSKeyId"])
+
+
+def test_lock_alone_takes_the_archives_own_retention_date(
+    demo_db: Path, keys: Keys, locked_bucket: str
+) -> None:
+    """The default policy keeps the demo's invoices 10 years after their fiscal year: the
+    version is locked through 2036-12-31, and carries the date in its metadata."""
+    result = export(demo_db, f"s3://{locked_bucket}/own.zip", keys, "--lock", "compliance")
+    assert result.exit_code == 0, result.output
+    head = _head(locked_bucket, "own.zip")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    retain = head["ObjectLockRetainUntilDate"]
+    assert isinstance(retain, datetime)
+    assert retain.astimezone(UTC) == datetime(2037, 1, 1, tzinfo=UTC)
+    assert head["Metadata"] == {"offboard-retain-until": "2036-12-31"}

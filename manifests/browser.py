@@ -1,0 +1,777 @@
+"""``index.html``: the archive browser, a page a customer opens by double-click once unzipped.
+
+The page is made from one part's ``offboard.json`` (parsed) and the bag's folder name, and from
+nothing else: :func:`render` is a pure function, so the same archive gives the same bytes (the
+archive stays reproducible) and ``offboard verify`` makes the page again from the verified
+``offboard.json`` and compares (``browser-mismatch``). What the page states is therefore what
+``offboard.json`` states, which the verifier checks against the files.
+
+The page is self-contained: one inline style sheet and one inline script, both allowed by their
+SHA-256 in a Content-Security-Policy that allows nothing else (no network, no other script, no
+image, font, frame or form). Every value taken from the archive is untrusted (an account name,
+a party or a document number may hold ``<script>``): in the HTML it is escaped; the rows of the
+large tables (documents, other files, problems) are a JSON data block, escaped so that no
+``</script>`` or ``<!--`` can end it, which the script renders as text nodes (never as HTML)
+into paginated, searchable, sortable tables. A link is only ever made to a file of this part
+(its path percent-encoded, so it can only be a relative file path), or to the ``index.html``
+of another part of a split archive, unpacked beside this one.
+
+Labels are in English, with the French beside them (``Documents · Pièces``).
+
+The page's bytes are part of the archive format: a verifier of any later release must make
+the same page from the same ``offboard.json``, or a valid archive would show a mismatch. So
+this template is frozen for format version 3 (``tests/manifests/test_browser_page.py`` pins
+its hash): a change to it is a new format version, with this renderer kept for version 3.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+#: the page's name in the bag (a tag file, listed in the tag manifest)
+NAME = "index.html"
+#: rows of a table shown at a time
+PAGE_ROWS = 100
+_PART = re.compile(r"(?P<stem>.+)-part-(?P<n>[0-9]{3})")
+
+#: the built-in kinds' names, in English and French (other kinds show their id)
+KIND_LABELS = {
+    "sales_invoices": ("Sales invoices", "Factures de vente"),
+    "quotes": ("Quotes", "Devis"),
+    "purchases": ("Purchases", "Achats"),
+    "contacts": ("Contacts", "Contacts"),
+    "catalogue": ("Catalogue", "Catalogue"),
+    "bank": ("Bank", "Banque"),
+    "billing_history": ("Subscription and billing", "Abonnement et facturation"),
+    "fec": ("Accounting entries (FEC)", "Écritures comptables (FEC)"),
+}
+
+_STYLE = """
+:root { color-scheme: light dark; --line: #8884; --muted: #777; --accent: #2b5fab; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  margin: 0 auto; max-width: 76rem; padding: 1rem 1.5rem 4rem; }
+h1 { font-size: 1.6rem; margin: .5rem 0 .25rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; border-bottom: 1px solid var(--line);
+  padding-bottom: .2rem; }
+[lang=fr] { color: var(--muted); font-weight: normal; }
+h2 [lang=fr]::before, th [lang=fr]::before, dt [lang=fr]::before, .label [lang=fr]::before {
+  content: " · "; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+code, pre { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre { background: #8881; border: 1px solid var(--line); padding: .6rem .8rem;
+  overflow-x: auto; white-space: pre; }
+table { border-collapse: collapse; width: 100%; margin: .3rem 0; }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .5rem; text-align: left;
+  vertical-align: top; overflow-wrap: anywhere; }
+th { font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tbody.kind th { padding-top: .8rem; }
+th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0;
+  color: inherit; cursor: pointer; }
+th button::after { content: " \\2195"; color: var(--muted); }
+th[aria-sort=ascending] button::after { content: " \\2191"; color: inherit; }
+th[aria-sort=descending] button::after { content: " \\2193"; color: inherit; }
+.controls { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center;
+  margin: .4rem 0; }
+.controls input { font: inherit; padding: .25rem .5rem; min-width: 18rem; }
+.pager { display: flex; gap: .75rem; align-items: center; margin: .4rem 0; }
+.pager button { font: inherit; padding: .15rem .6rem; }
+.muted, .count { color: var(--muted); }
+.money { white-space: nowrap; }
+.here { font-weight: 600; }
+a { color: var(--accent); }
+@media print { .controls, .pager, th button::after { display: none; } }
+"""
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var PAGE = __PAGE__;
+  var SAFE_HREF = /^[A-Za-z0-9_.~%\/-]+$/;
+  var data = JSON.parse(document.getElementById("offboard-data").textContent);
+  var collator = new Intl.Collator("en", {numeric: true, sensitivity: "base"});
+  function group(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f"); }
+  function text(v) { return v === null || v === undefined ? "" : String(v); }
+  function grid(root) {
+    var rows = data[root.getAttribute("data-grid")] || [];
+    var heads = Array.prototype.slice.call(root.querySelectorAll("thead th"));
+    var cols = heads.map(function (th) {
+      return {
+        index: Number(th.getAttribute("data-col")),
+        type: th.getAttribute("data-type") || "text",
+        link: th.hasAttribute("data-link") ? Number(th.getAttribute("data-link")) : -1
+      };
+    });
+    var hay = rows.map(function (r) {
+      return cols.map(function (c) { return text(r[c.index]); }).join("\u0000").toLowerCase();
+    });
+    var order = rows.map(function (_, i) { return i; });
+    var shown = order, page = 0, sorted = -1, direction = 1;
+    var search = root.querySelector("input[type=search]");
+    var count = root.querySelector(".count");
+    var body = root.querySelector("tbody");
+    var prev = root.querySelector("[data-page=prev]");
+    var next = root.querySelector("[data-page=next]");
+    var where = root.querySelector(".page");
+    function filter() {
+      var terms = search ? search.value.toLowerCase().split(/\s+/).filter(Boolean) : [];
+      shown = !terms.length ? order : order.filter(function (i) {
+        var h = hay[i];
+        for (var t = 0; t < terms.length; t++) { if (h.indexOf(terms[t]) < 0) { return false; } }
+        return true;
+      });
+      page = 0;
+      draw();
+    }
+    function key(c, v) {
+      if (c.type === "text") { return text(v); }
+      var n = parseFloat(v);
+      return isNaN(n) ? -Infinity : n;
+    }
+    function sortBy(k) {
+      direction = sorted === k ? -direction : 1;
+      sorted = k;
+      var c = cols[k];
+      var keys = rows.map(function (r) { return key(c, r[c.index]); });
+      order = order.slice().sort(function (a, b) {
+        var x = keys[a], y = keys[b];
+        var d = c.type === "text" ? collator.compare(x, y) : (x < y ? -1 : x > y ? 1 : 0);
+        return d !== 0 ? d * direction : a - b;
+      });
+      heads.forEach(function (th, j) {
+        th.setAttribute("aria-sort", j !== k ? "none" : direction > 0 ? "ascending" : "descending");
+      });
+      filter();
+    }
+    function cell(c, r) {
+      var td = document.createElement("td");
+      var v = r[c.index];
+      var shownText = c.type === "count" && v !== null && v !== undefined ? group(v) : text(v);
+      if (c.type !== "text") { td.className = "num"; }
+      var href = c.link >= 0 ? r[c.link] : null;
+      if (typeof href === "string" && SAFE_HREF.test(href)) {
+        var a = document.createElement("a");
+        a.setAttribute("href", href);
+        a.textContent = shownText;
+        td.appendChild(a);
+      } else {
+        td.textContent = shownText;
+      }
+      return td;
+    }
+    function draw() {
+      var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+      page = Math.min(Math.max(page, 0), pages - 1);
+      var frag = document.createDocumentFragment();
+      var end = Math.min(shown.length, (page + 1) * PAGE);
+      for (var j = page * PAGE; j < end; j++) {
+        var r = rows[shown[j]];
+        var tr = document.createElement("tr");
+        for (var k = 0; k < cols.length; k++) { tr.appendChild(cell(cols[k], r)); }
+        frag.appendChild(tr);
+      }
+      if (!shown.length) {
+        var none = document.createElement("td");
+        none.colSpan = cols.length;
+        none.className = "muted";
+        none.textContent = rows.length ? "No match \u00b7 Aucun r\u00e9sultat"
+          : "None \u00b7 Aucun";
+        var empty = document.createElement("tr");
+        empty.appendChild(none);
+        frag.appendChild(empty);
+      }
+      while (body.firstChild) { body.removeChild(body.firstChild); }
+      body.appendChild(frag);
+      count.textContent = group(shown.length) + " / " + group(rows.length);
+      count.setAttribute("data-shown", String(shown.length));
+      count.setAttribute("data-total", String(rows.length));
+      where.textContent = (page + 1) + " / " + pages;
+      prev.disabled = page === 0;
+      next.disabled = page >= pages - 1;
+    }
+    heads.forEach(function (th, k) {
+      var b = th.querySelector("button");
+      if (b) { b.addEventListener("click", function () { sortBy(k); }); }
+    });
+    if (search) { search.addEventListener("input", filter); }
+    prev.addEventListener("click", function () { page -= 1; draw(); });
+    next.addEventListener("click", function () { page += 1; draw(); });
+    draw();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-grid]"), grid);
+  document.body.setAttribute("data-ready", String(Math.round(performance.now())));
+})();
+""".replace("__PAGE__", str(PAGE_ROWS))
+
+
+def _csp_hash(code: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+
+
+#: nothing allowed but the page's own style sheet and script, by their hashes
+CSP = (
+    "default-src 'none'; "
+    f"script-src '{_csp_hash(_SCRIPT)}'; "
+    f"style-src '{_csp_hash(_STYLE)}'; "
+    "base-uri 'none'; form-action 'none'"
+)
+assert not set(CSP) & set('"<>&'), "the policy goes in an attribute as it is"
+
+
+# -- values ------------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    """Any JSON value as the text shown (None as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _e(value: Any) -> str:
+    """A value as HTML text or attribute content: ``< > & " '`` escaped."""
+    return escape(_text(value), quote=True)
+
+
+def _count(value: Any) -> str:
+    """An integer grouped by thousands with narrow no-break spaces (``12 345``), which read
+    the same in English and French; anything else as text."""
+    if type(value) is int:
+        return f"{value:,}".replace(",", "\u202f")
+    return _text(value)
+
+
+def _size(value: Any) -> str:
+    if type(value) is not int:
+        return _text(value)
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{value} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def href(path: str) -> str:
+    """A relative link to the bag path ``path``: every segment percent-encoded (UTF-8), so the
+    link is a file path and nothing else (no scheme, query or fragment)."""
+    return quote(path, safe="/")
+
+
+def _bi(english: str, french: str) -> str:
+    """A label in English, with the French beside it (the same words are said once)."""
+    if english == french:
+        return escape(english)
+    return f'{escape(english)} <span lang="fr">{escape(french)}</span>'
+
+
+def _kind_label(kind: Any) -> str:
+    labels = KIND_LABELS.get(kind) if isinstance(kind, str) else None
+    if labels is None:
+        return f"<code>{_e(kind)}</code>"
+    return f'{_bi(*labels)} <code class="muted">{_e(kind)}</code>'
+
+
+def _data_block(data: dict[str, Any]) -> str:
+    """``data`` as the text of a ``<script type="application/json">`` element: compact JSON,
+    keys sorted, with ``<``, ``>`` and ``&`` (and the line separators) written as JSON escapes,
+    so that nothing inside can close the element or open a comment."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _amount(document: dict[str, Any]) -> str | None:
+    """The amount of a document, when ``offboard.json`` has one: its ``amount``, or the gross
+    total and currency of the Factur-X invoice found in it (``facturx.gross``)."""
+    if "amount" in document:
+        return _text(document["amount"])
+    facturx = document.get("facturx")
+    if isinstance(facturx, dict) and facturx.get("gross") is not None:
+        currency = facturx.get("currency")
+        return " ".join(_text(v) for v in (facturx["gross"], currency) if v is not None)
+    return None
+
+
+def _int(value: Any, default: int) -> int:
+    return value if type(value) is int else default
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _sort_key(path: str) -> bytes:
+    return path.encode("utf-8", "surrogatepass")
+
+
+# -- the page ----------------------------------------------------------------------------------
+def render(meta: dict[str, Any], bag_name: str) -> bytes:
+    """The ``index.html`` of the part whose parsed ``offboard.json`` is ``meta``, in the bag
+    folder ``bag_name`` (``acc-0001``, ``acc-0001-part-002``): UTF-8 bytes, the same for the
+    same arguments."""
+    return _Page(meta, bag_name).html().encode("utf-8", "backslashreplace")
+
+
+class _Page:
+    def __init__(self, meta: dict[str, Any], bag_name: str) -> None:
+        self.meta = meta
+        self.bag = bag_name
+        account = meta.get("account")
+        self.account: dict[str, Any] = account if isinstance(account, dict) else {}
+        parts = meta.get("parts")
+        self.parts: dict[str, Any] = parts if isinstance(parts, dict) else {}
+        files = self.parts.get("files")
+        self.files = [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+        #: the payload files of this part: the only files a link may point to
+        self.here = set(self.files)
+        self.count = _int(self.parts.get("count"), 1)
+        self.number = _int(self.parts.get("number"), 1)
+        match = _PART.fullmatch(bag_name)
+        self.stem = match["stem"] if match is not None and self.count > 1 else None
+        self.documents = _dicts(meta.get("documents"))
+        self.bundles = _dicts(meta.get("bundles"))
+        self.tables = _dicts(meta.get("tables"))
+        self.contents = _dicts(self.parts.get("contents"))
+
+    def link(self, path: Any, label: str) -> str:
+        """``label`` (HTML) linked to ``path`` when it is a file of this part."""
+        if isinstance(path, str) and path in self.here:
+            return f'<a href="{_e(href(path))}">{label}</a>'
+        return label
+
+    @staticmethod
+    def code(value: Any) -> str:
+        return f"<code>{_e(value)}</code>"
+
+    def part_bag(self, number: int) -> str | None:
+        """The folder of part ``number`` of this archive, or None if unknown."""
+        if self.stem is None:
+            return None
+        return f"{self.stem}-part-{number:03d}"
+
+    # -- sections --------------------------------------------------------------------------
+    def html(self) -> str:
+        name = self.account.get("name") or self.account.get("id")
+        title = f"{_text(name)} — {_text(self.account.get('id'))} — offboard archive"
+        body = "\n".join(
+            (
+                self.header(),
+                self.verify(),
+                self.contents_section(),
+                self.documents_section(),
+                self.bundles_section(),
+                self.files_section(),
+                self.problems_section(),
+                self.parts_section(),
+            )
+        )
+        data = {
+            "documents": self.document_rows(),
+            "files": self.file_rows(),
+            "problems": self.problem_rows(),
+        }
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            '<meta name="referrer" content="no-referrer">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="generator" content="offboard">\n'
+            f"<title>{escape(title)}</title>\n"
+            f"<style>{_STYLE}</style>\n</head>\n<body>\n"
+            f"{body}\n"
+            '<script type="application/json" id="offboard-data">'
+            f"{_data_block(data)}</script>\n"
+            f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"
+        )
+
+    def header(self) -> str:
+        m = self.meta
+        created = _text(m.get("created_at"))
+        period = m.get("period")
+        span = (
+            f"{_e(period.get('from'))} → {_e(period.get('to'))}"
+            if isinstance(period, dict)
+            else '<span class="muted">—</span>'
+        )
+        tool = _dict(m.get("tool"))
+        facts = [
+            (("Account", "Compte"), f"<code>{_e(self.account.get('id'))}</code>"),
+            (("Name", "Raison sociale"), _e(self.account.get("name"))),
+            (("Exported", "Exporté le"), f'<time id="created">{_e(created)}</time>'),
+            (
+                ("Archive id", "Identifiant"),
+                f'<code id="archive-id">{_e(m.get("archive_id"))}</code>',
+            ),
+            (
+                ("Format version", "Version du format"),
+                f'<span id="format-version">{_e(m.get("format_version"))}</span>',
+            ),
+            (("Records period", "Période"), span),
+            (("Source", "Source"), _e(m.get("source"))),
+            (("Made by", "Produit par"), f"{_e(tool.get('name'))} {_e(tool.get('version'))}"),
+        ]
+        if self.count > 1:
+            facts.append(
+                (
+                    ("Part", "Partie"),
+                    f'<span id="part">{_e(self.number)} / {_e(self.count)}</span>',
+                )
+            )
+        rows = "\n".join(f"<dt>{_bi(*label)}</dt><dd>{value}</dd>" for label, value in facts)
+        return (
+            "<header>\n"
+            '<p class="muted">offboard archive · archive offboard</p>\n'
+            f'<h1 id="account-name">{_e(self.account.get("name") or self.account.get("id"))}</h1>\n'
+            f'<dl class="facts">\n{rows}\n</dl>\n'
+            "<p>This page shows what <code>offboard.json</code> says the archive holds; it links "
+            "to the files beside it. "
+            '<span lang="fr">Cette page montre ce que <code>offboard.json</code> dit du contenu '
+            "de l'archive, avec des liens vers ses fichiers.</span></p>\n"
+            "<noscript><p><strong>JavaScript is off: the tables of documents, files and "
+            "problems stay empty. The files are in the folder <code>data/</code>. "
+            '<span lang="fr">JavaScript est désactivé : les fichiers sont dans le dossier '
+            "<code>data/</code>.</span></strong></p></noscript>\n"
+            "</header>"
+        )
+
+    def verify(self) -> str:
+        zip_name = f"{self.part_bag(1) if self.stem is not None else self.bag}.zip"
+        folder = self.bag
+        commands = (
+            f"offboard verify {zip_name} --pubkey PUBLIC-KEY.pub\n"
+            "\n"
+            "# without offboard, in this folder (" + folder + "/):\n"
+            "minisign -Vm tagmanifest-sha256.txt -p PUBLIC-KEY.pub\n"
+            "sha256sum --strict -c tagmanifest-sha256.txt\n"
+            "sha256sum --strict --quiet -c manifest-sha256.txt\n"
+            "diff <(find data -type f | LC_ALL=C sort) "
+            "<(cut -c67- manifest-sha256.txt | LC_ALL=C sort)\n"
+            "bagit.py --quiet --validate ."
+        )
+        split = (
+            " Any part checks them all: keep the parts together."
+            ' <span lang="fr">Une partie suffit à vérifier toutes les autres : gardez-les '
+            "ensemble.</span>"
+            if self.count > 1
+            else ""
+        )
+        return (
+            '<section id="verify">\n'
+            f"<h2>{_bi('How to verify', 'Comment vérifier')}</h2>\n"
+            "<p>Check the signature with the public key you were given separately, never with "
+            "a key found in the archive. <code>offboard verify</code> checks everything "
+            "(signature, checksums, record counts, totals, pages, and this page); the standard "
+            "tools check that every file, this page included, is the one signed." + split + "</p>\n"
+            '<p lang="fr">Vérifiez la signature avec la clé publique reçue à part, jamais avec '
+            "une clé trouvée dans l'archive.</p>\n"
+            f'<pre id="verify-commands"><code>{_e(commands)}</code></pre>\n'
+            "</section>"
+        )
+
+    def contents_section(self) -> str:
+        kinds: dict[str, list[dict[str, Any]]] = {}
+        for t in self.tables:
+            kinds.setdefault(_text(t.get("kind")), []).append(t)
+        docs_by_kind: dict[str, int] = {}
+        for d in self.documents:
+            k = _text(d.get("kind"))
+            docs_by_kind[k] = docs_by_kind.get(k, 0) + 1
+        for k in docs_by_kind:
+            kinds.setdefault(k, [])
+        bodies = []
+        for kind, tables in kinds.items():
+            records = sum(t["records"] for t in tables if type(t.get("records")) is int)
+            docs = docs_by_kind.get(kind, 0)
+            rows = [
+                f'<tr class="kind-row"><th colspan="2">{_kind_label(kind)}</th>'
+                f'<th class="num kind-records">{_count(records)}</th>'
+                f'<th class="num kind-documents">{_count(docs)}</th><th></th></tr>'
+            ]
+            for t in tables:
+                path = t.get("path")
+                csv_link = self.link(path, f"<code>{_e(t.get('table'))}</code>")
+                where = self.where(path)
+                rows.append(
+                    f'<tr data-table="{_e(t.get("table"))}"><td></td>'
+                    f"<td>{csv_link}{where}</td>"
+                    f'<td class="num records">{_count(t.get("records"))}</td><td></td>'
+                    f'<td class="totals">{self.totals(t.get("totals"))}</td></tr>'
+                )
+            bodies.append(
+                f'<tbody class="kind" data-kind="{_e(kind)}">\n' + "\n".join(rows) + "\n</tbody>"
+            )
+        if not bodies:
+            bodies.append(f'<tbody><tr><td colspan="5">{_bi("None", "Aucun")}</td></tr></tbody>')
+        head = (
+            "<thead><tr>"
+            f"<th>{_bi('Kind', 'Nature')}</th>"
+            f"<th>{_bi('CSV file', 'Fichier CSV')}</th>"
+            f'<th class="num">{_bi("Records", "Enregistrements")}</th>'
+            f'<th class="num">{_bi("Documents", "Pièces")}</th>'
+            f"<th>{_bi('Money totals', 'Totaux')}</th>"
+            "</tr></thead>"
+        )
+        note = (
+            '<p class="muted">Records and totals are those of the whole archive; documents, '
+            'those of this part. <span lang="fr">Enregistrements et totaux : toute '
+            "l'archive ; pièces : cette partie.</span></p>\n"
+            if self.count > 1
+            else ""
+        )
+        csv = _dict(self.meta.get("csv"))
+        bom = " with BOM" if csv.get("bom") is True else ""
+        dialect = (
+            f'<p class="muted">CSV: {_e(csv.get("encoding"))}{bom} · '
+            f"{_bi('separator', 'séparateur')} <code>{_e(csv.get('delimiter'))}</code> · "
+            f"{_bi('decimal point', 'séparateur décimal')} "
+            f"<code>{_e(csv.get('decimal_point'))}</code> · dialect "
+            f"<code>{_e(csv.get('dialect'))}</code></p>\n"
+        )
+        return (
+            '<section id="contents">\n'
+            f"<h2>{_bi('Records and totals', 'Enregistrements et totaux')}</h2>\n"
+            f"{note}{dialect}"
+            f'<table id="contents-table">{head}\n' + "\n".join(bodies) + "\n</table>\n</section>"
+        )
+
+    def totals(self, totals: Any) -> str:
+        if not isinstance(totals, dict) or not totals:
+            return ""
+        lines = []
+        for column in sorted(totals, key=str):
+            by_currency = totals[column]
+            if isinstance(by_currency, dict):
+                amounts = ", ".join(
+                    f'<span class="money"><span class="amount">{_e(by_currency[c])}</span>'
+                    f"{' ' + _e(c) if c else ''}</span>"
+                    for c in sorted(by_currency, key=str)
+                )
+            else:
+                amounts = _e(by_currency)
+            lines.append(f"<code>{_e(column)}</code> {amounts or '—'}")
+        return "<br>".join(lines)
+
+    def where(self, path: Any) -> str:
+        """For a file of another part: which part holds it (a link to that part's page)."""
+        if not isinstance(path, str) or path in self.here or self.count < 2:
+            return ""
+        key = _sort_key(path)
+        for c in self.contents:
+            first, last, number = c.get("first"), c.get("last"), c.get("number")
+            if (
+                isinstance(first, str)
+                and isinstance(last, str)
+                and type(number) is int
+                and _sort_key(first) <= key <= _sort_key(last)
+            ):
+                return f' <span class="muted">({self.part_link(number)})</span>'
+        return ""
+
+    def part_link(self, number: int) -> str:
+        label = f"{_bi('part', 'partie')} {number}"
+        folder = self.part_bag(number)
+        if folder is None or number == self.number:
+            return label
+        return f'<a href="../{_e(href(folder))}/index.html">{label}</a>'
+
+    def documents_section(self) -> str:
+        # the columns of :meth:`document_rows`: 0 number, 1 kind, 2 date, 3 party, 4 amount,
+        # 5 pages, 6 link
+        heads = [
+            self.head(("Number", "Numéro"), 0, "text", 6),
+            self.head(("Kind", "Nature"), 1, "text", None),
+            self.head(("Date", "Date"), 2, "text", None),
+            self.head(("Party", "Tiers"), 3, "text", None),
+        ]
+        if self.has_amounts():
+            heads.append(self.head(("Amount", "Montant"), 4, "amount", None))
+        heads.append(self.head(("Pages", "Pages"), 5, "count", None))
+        return self.grid(
+            "documents",
+            ("Documents", "Pièces"),
+            heads,
+            "Each number opens its PDF. "
+            '<span lang="fr">Chaque numéro ouvre sa pièce en PDF.</span>',
+        )
+
+    def has_amounts(self) -> bool:
+        return any(_amount(d) is not None for d in self.documents)
+
+    def document_rows(self) -> list[list[Any]]:
+        """[number, kind, date, party, amount, pages, link] per document of this part."""
+        rows = []
+        for d in self.documents:
+            path = d.get("path")
+            rows.append(
+                [
+                    _text(d.get("number")),
+                    _text(d.get("kind")),
+                    _text(d.get("date")),
+                    _text(d.get("party")),
+                    _amount(d),
+                    d.get("pages") if type(d.get("pages")) is int else _text(d.get("pages")),
+                    href(path) if isinstance(path, str) and path in self.here else None,
+                ]
+            )
+        return rows
+
+    def bundles_section(self) -> str:
+        if not self.bundles:
+            return ""
+        rows = "\n".join(
+            f"<tr><td>{self.link(b.get('path'), self.code(b.get('path')))}</td>"
+            f"<td>{_kind_label(b.get('kind'))}</td>"
+            f'<td class="num">{_count(b.get("pages"))}</td></tr>'
+            for b in self.bundles
+        )
+        return (
+            '<section id="bundles">\n'
+            f"<h2>{_bi('Bundled PDFs', 'PDF regroupés')}</h2>\n"
+            "<p>All documents of a kind in one PDF, one bookmark per document. "
+            '<span lang="fr">Toutes les pièces d\'une nature dans un PDF, un signet par '
+            "pièce.</span></p>\n"
+            "<table><thead><tr>"
+            f"<th>{_bi('File', 'Fichier')}</th><th>{_bi('Kind', 'Nature')}</th>"
+            f'<th class="num">{_bi("Pages", "Pages")}</th></tr></thead>\n'
+            f"<tbody>\n{rows}\n</tbody></table>\n</section>"
+        )
+
+    def file_rows(self) -> list[list[Any]]:
+        """[path, link] per payload file of this part that is no CSV table, document or
+        bundle (the copies of unreadable documents, other files an exporter wrote)."""
+        known = {
+            item.get("path")
+            for item in (*self.tables, *self.documents, *self.bundles)
+            if isinstance(item.get("path"), str)
+        }
+        return [[p, href(p)] for p in self.files if p not in known]
+
+    def files_section(self) -> str:
+        heads = [self.head(("File", "Fichier"), 0, "text", 1)]
+        return self.grid(
+            "files",
+            ("Other files", "Autres fichiers"),
+            heads,
+            "Files of this part that are neither a CSV table nor a document above (such as "
+            "unreadable documents kept as found). "
+            '<span lang="fr">Les autres fichiers de cette partie (par exemple les pièces '
+            "illisibles, gardées telles quelles).</span>",
+        )
+
+    def problem_rows(self) -> list[list[Any]]:
+        """[kind, number, record id, reason] per problem of the export."""
+        return [
+            [
+                _text(p.get("kind")),
+                _text(p.get("number")),
+                _text(p.get("record_id")),
+                _text(p.get("reason")),
+            ]
+            for p in _dicts(self.meta.get("problems"))
+        ]
+
+    def problems_section(self) -> str:
+        heads = [
+            self.head(("Kind", "Nature"), 0, "text", None),
+            self.head(("Number", "Numéro"), 1, "text", None),
+            self.head(("Record", "Enregistrement"), 2, "text", None),
+            self.head(("Reason", "Raison"), 3, "text", None),
+        ]
+        return self.grid(
+            "problems",
+            ("Problems", "Problèmes"),
+            heads,
+            "The documents the export could not include, and why (for the whole archive). "
+            "<span lang=\"fr\">Les pièces que l'export n'a pas pu inclure, et pourquoi.</span>",
+        )
+
+    def parts_section(self) -> str:
+        if self.count < 2:
+            return ""
+        rows = []
+        for c in self.contents:
+            number = c.get("number")
+            if type(number) is not int:
+                continue
+            folder = self.part_bag(number)
+            cls = ' class="here"' if number == self.number else ""
+            name = f"<code>{_e(folder or number)}.zip</code>"
+            if number == self.number:
+                name += f" ({_bi('this part', 'cette partie')})"
+            rows.append(
+                f'<tr{cls} data-part="{number}"><td class="num">{self.part_link(number)}</td>'
+                f"<td>{name}</td>"
+                f'<td class="num">{_count(c.get("files"))}</td>'
+                f'<td class="num">{_e(_size(c.get("bytes")))}</td>'
+                f'<td class="num">{_count(c.get("documents"))}</td>'
+                f"<td><code>{_e(c.get('first'))}</code> … <code>{_e(c.get('last'))}</code></td>"
+                "</tr>"
+            )
+        head = (
+            "<thead><tr>"
+            f'<th class="num">{_bi("Part", "Partie")}</th><th>{_bi("File", "Fichier")}</th>'
+            f'<th class="num">{_bi("Files", "Fichiers")}</th>'
+            f'<th class="num">{_bi("Size", "Taille")}</th>'
+            f'<th class="num">{_bi("Documents", "Pièces")}</th>'
+            f"<th>{_bi('From … to (path order)', 'Du … au (ordre des chemins)')}</th>"
+            "</tr></thead>"
+        )
+        return (
+            '<section id="parts">\n'
+            f"<h2>{_bi('Parts of this archive', 'Parties de cette archive')}</h2>\n"
+            f"<p>This is part {_e(self.number)} of {_e(self.count)}. Files go to parts in path "
+            "order. Unzip every part into the same folder for the links between parts to work. "
+            f'<span lang="fr">Ceci est la partie {_e(self.number)} sur {_e(self.count)}. '
+            "Décompressez toutes les parties dans le même dossier pour que les liens entre "
+            "parties fonctionnent.</span></p>\n"
+            f'<table id="parts-table">{head}\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>\n"
+            "</section>"
+        )
+
+    # -- the paginated tables ----------------------------------------------------------------
+    @staticmethod
+    def head(label: tuple[str, str], index: int, kind: str, link: int | None) -> str:
+        attrs = f' data-col="{index}" data-type="{kind}"'
+        if link is not None:
+            attrs += f' data-link="{link}"'
+        cls = ' class="num"' if kind != "text" else ""
+        return f'<th{cls}{attrs} aria-sort="none"><button type="button">{_bi(*label)}</button></th>'
+
+    @staticmethod
+    def grid(name: str, title: tuple[str, str], heads: Iterable[str], intro: str) -> str:
+        return (
+            f'<section id="{name}" data-grid="{name}">\n'
+            f"<h2>{_bi(*title)}</h2>\n<p>{intro}</p>\n"
+            '<div class="controls"><label><span class="label">'
+            f"{_bi('Search', 'Rechercher')}</span> "
+            f'<input type="search" id="{name}-search" autocomplete="off" spellcheck="false">'
+            f'</label> <output class="count" id="{name}-count"></output></div>\n'
+            f'<table id="{name}-table"><thead><tr>{"".join(heads)}</tr></thead>'
+            "<tbody></tbody></table>\n"
+            '<nav class="pager"><button type="button" data-page="prev">← '
+            f"{_bi('Previous', 'Précédent')}</button> "
+            '<span class="page"></span> <button type="button" data-page="next">'
+            f"{_bi('Next', 'Suivant')} →</button></nav>\n"
+            "</section>"
+        )
