@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from democache import demo_version, is_current
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".bench"
 BIN = Path(sys.executable).parent
@@ -147,11 +149,11 @@ def demo_db(name: str, *options: str) -> Path:
     """A cached demo database .bench/NAME.db made with `offboard demo DB OPTIONS...`."""
     db = CACHE / f"{name}.db"
     stamp = CACHE / f"{name}.done"
-    if not (stamp.exists() and db.exists()):
+    if not is_current(stamp, db):
         CACHE.mkdir(exist_ok=True)
         print(f"generating the demo database {db.name} (cached)...", flush=True)
         subprocess.run([str(BIN / "offboard"), "demo", str(db), *options, "--quiet"], check=True)
-        stamp.write_text("ok\n")
+        stamp.write_text(demo_version() + "\n")
     return db
 
 

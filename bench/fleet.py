@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from democache import demo_version, is_current
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".bench"
 OFFBOARD = str(Path(sys.executable).parent / "offboard")
@@ -61,7 +63,7 @@ def fleet_db() -> Path:
     """The cached 1,000-account demo; its generation time is recorded when it is made."""
     db = CACHE / "fleet.db"
     stamp = CACHE / "fleet.done"
-    if not (stamp.exists() and db.exists()):
+    if not is_current(stamp, db):
         CACHE.mkdir(exist_ok=True)
         print(f"generating the demo database {db.name} (cached)...", flush=True)
         seconds, _ = timed(
@@ -70,7 +72,8 @@ def fleet_db() -> Path:
                 *("--documents", str(DOCUMENTS), "--seed", "5", "--quiet"),
             ]
         )
-        stamp.write_text(json.dumps({"generated_seconds": round(seconds, 1)}) + "\n")
+        record = json.dumps({"generated_seconds": round(seconds, 1)})
+        stamp.write_text(f"{demo_version()}\n{record}\n")
     return db
 
 
@@ -116,7 +119,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     db = fleet_db()
-    generated = json.loads((CACHE / "fleet.done").read_text())["generated_seconds"]
+    generated = json.loads((CACHE / "fleet.done").read_text().split("\n")[1])["generated_seconds"]
     runs = [one_run(db, CACHE / "out" / "fleet", args.workers) for _ in range(args.runs)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     ratios = {n: statistics.median(r[f"backup_{n}"] / n / r["export"] for r in runs) for n in SIZES}

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from democache import demo_version, is_current
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".bench"
 BIN = Path(sys.executable).parent
@@ -50,7 +52,7 @@ for cls in load_all().values():
 def generate(name: str, scale: str) -> Path:
     db = CACHE / f"{name}.db"
     stamp = CACHE / f"{name}.done"
-    if stamp.exists() and db.exists():
+    if is_current(stamp, db):
         return db
     CACHE.mkdir(exist_ok=True)
     print(f"generating the {scale} demo into {db} (cached for later runs)...", flush=True)
@@ -60,7 +62,7 @@ def generate(name: str, scale: str) -> Path:
         check=True,
     )
     print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
-    stamp.write_text("ok\n")
+    stamp.write_text(demo_version() + "\n")
     return db
 
 
