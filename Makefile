@@ -9,10 +9,10 @@ DEMO_OUT := demo/export
 DEMO_KEY := demo/demo-signing
 DEMO_ARCHIVE := demo/acc-0001.zip
 DEMO_CLOSED := demo/closed
-APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip postgresql age chromium
+APT_TEST_PACKAGES := sqlite3 minisign qpdf unzip postgresql age chromium faketime
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench fmt clean system-deps
+.PHONY: help demo test lint bench fuzz fmt clean system-deps
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: ## install the Debian tools the tests use (sqlite3, minisign, qpdf, unzip, postgresql, age, chromium)
+system-deps: ## install the Debian tools the tests use (sqlite3, minisign, qpdf, unzip, postgresql, age, chromium, faketime)
 	@missing=""; for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -50,13 +50,13 @@ test: $(STAMP) system-deps ## install with test dependencies and run the test su
 	$(BIN)/pytest -n 2 -q
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check offboard exporters manifests tests bench
-	$(BIN)/ruff format --check offboard exporters manifests tests bench
+	$(BIN)/ruff check offboard exporters manifests tests bench fuzz
+	$(BIN)/ruff format --check offboard exporters manifests tests bench fuzz
 	$(BIN)/mypy
 
 fmt: $(STAMP) ## format the code
-	$(BIN)/ruff format offboard exporters manifests tests bench
-	$(BIN)/ruff check --fix offboard exporters manifests tests bench
+	$(BIN)/ruff format offboard exporters manifests tests bench fuzz
+	$(BIN)/ruff check --fix offboard exporters manifests tests bench fuzz
 
 bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory; fleets of backups (cached data)
 	$(BIN)/python bench/run.py
@@ -66,5 +66,16 @@ bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and ps
 	$(BIN)/python bench/http_source.py
 	$(BIN)/python bench/fleet.py --runs 1
 
+FUZZ_SECONDS ?= 60
+FUZZ_HOME := .fuzz
+
+fuzz: $(STAMP) ## coverage-guided fuzzing (atheris) of the archive reader and the manifest parser, FUZZ_SECONDS each (default 60)
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	test -f $(FUZZ_HOME)/base/acc-t001.zip || $(BIN)/python fuzz/seeds.py $(FUZZ_HOME)
+	OFFBOARD_FUZZ_HOME=$(FUZZ_HOME) $(BIN)/python fuzz/archive_reader.py $(FUZZ_HOME)/archive \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=30 -artifact_prefix=$(FUZZ_HOME)/
+	OFFBOARD_FUZZ_HOME=$(FUZZ_HOME) $(BIN)/python fuzz/manifest_parser.py $(FUZZ_HOME)/manifest \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=30 -artifact_prefix=$(FUZZ_HOME)/
+
 clean: ## remove the virtualenv, demo and caches
-	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo .bench .fuzz .pytest_cache .mypy_cache .ruff_cache

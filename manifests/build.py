@@ -45,6 +45,7 @@ from manifests.metadata import (
     FORMAT_VERSION,
     MAX_PART_FILES,
     LazyMetadata,
+    as_utc,
     iso,
     retention_of,
 )
@@ -82,6 +83,8 @@ LEAD = (bag.BAGIT, bag.BAG_INFO, bag.METADATA, bag.BROWSER)
 
 @dataclass(frozen=True)
 class ArchiveOptions:
+    #: the archive's creation time, kept in UTC (a naive one is taken as UTC): it dates the
+    #: zip members, ``bag-info.txt``, ``offboard.json`` and the signature alike
     created_at: datetime
     sign_key: SecretKey | None
     split_size: int = DEFAULT_SPLIT_SIZE
@@ -99,6 +102,10 @@ class ArchiveOptions:
     target: PartTarget | None = None
     #: the retention policy that dates the archive (None: the default, French law's)
     retention: Policy | None = None
+
+    def __post_init__(self) -> None:
+        # an aware time in another zone would be written as its wall time with a "Z"
+        object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
 @dataclass
@@ -341,7 +348,7 @@ class _PartWriter:
                 "External-Description",
                 _one_line(f"Export of account {summary.account} from {summary.source}"),
             ),
-            ("Bagging-Date", created.strftime("%Y-%m-%d")),
+            ("Bagging-Date", iso(created)[:10]),
             ("Payload-Oxum", bag.payload_oxum(sizes[m] for m in members)),
             ("Bag-Software-Agent", f"offboard {__version__}"),
         ]

@@ -161,11 +161,17 @@ class _Hashing:
         self.inner = inner
         self.blake = hashlib.blake2b(digest_size=64)
         self.size = 0
+        #: the error writing to ``inner`` raised (age reports it as text only)
+        self.error: OSError | None = None
 
     def write(self, data: Any) -> int:
         self.blake.update(data)
         self.size += len(data)
-        self.inner.write(data)
+        try:
+            self.inner.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
         return len(data)
 
     def flush(self) -> None:
@@ -209,6 +215,10 @@ class EncryptingParts:
             try:
                 pyrage.encrypt_io(fh, hashing, self.recipients)
             except pyrage.EncryptError as exc:
+                met = hashing.error
+                if met is not None:  # writing failed (a full disk): that error, naming the file
+                    reason = met.strerror or str(met)
+                    raise OSError(met.errno, reason, met.filename or str(sealed)) from met
                 raise OSError(f"age encryption failed: {exc}") from None
             self.inner.finish(sealed, out)
         finally:

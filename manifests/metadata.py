@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from offboard import __version__
@@ -39,8 +39,14 @@ DATA = "data"
 MAX_PART_FILES = 25_000
 
 
+def as_utc(when: datetime) -> datetime:
+    """``when`` in UTC; a naive time is taken as UTC (never as the machine's local time)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2026-03-29T01:30:00Z``: ``when`` in UTC (a naive time is taken as UTC)."""
+    return as_utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def archive_id(summary: ExportSummary, created_at: datetime, files: dict[str, int]) -> str:

@@ -50,6 +50,8 @@ class LocalParts:
     def __init__(self) -> None:
         self._temps: list[tuple[Path, Path]] = []
         self._small: set[Path] = set()
+        #: the final names a failed :meth:`commit` had already given (removed by :meth:`abort`)
+        self._renamed: list[Path] = []
 
     def check(self, out: Path, finals: list[Path], overwrite: bool) -> None:
         check_targets(out, finals, overwrite)
@@ -74,14 +76,22 @@ class LocalParts:
         temp = temp_name(final)
         self._temps.append((temp, final))
         self._small.add(final)
-        with open(temp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(temp, "xb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OutputError(f"cannot write {str(final)!r}: {reason}") from exc
 
     def commit(self) -> list[str]:
+        """Rename every part into place; if one rename fails (a folder that must grow on a
+        full disk), :meth:`abort` removes those already renamed: all parts or none."""
         for temp, final in self._temps:
             os.replace(temp, final)
+            self._renamed.append(final)
+        self._renamed = []  # all in place: the archive is whole, nothing to take back
         if self._temps:
             fsync_dir(self._temps[0][1].parent)
         return [str(final) for _, final in self._temps if final not in self._small]
@@ -89,6 +99,8 @@ class LocalParts:
     def abort(self) -> None:
         for temp, _ in self._temps:
             temp.unlink(missing_ok=True)
+        for final in self._renamed:
+            final.unlink(missing_ok=True)
 
 
 def check_targets(out: Path, finals: list[Path], overwrite: bool) -> None:

@@ -39,8 +39,9 @@ def export_files(
     except OffboardError:
         raise
     except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
         raise OutputError(
-            f"writing the files of kind {exporter.name!r} failed: {exc.strerror or exc}"
+            f"writing the files of kind {exporter.name!r} failed: {where}{exc.strerror or exc}"
         ) from exc
     finally:
         conn.close()

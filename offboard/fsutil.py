@@ -8,10 +8,11 @@ import itertools
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 _counter = itertools.count()
 _lock = threading.Lock()
@@ -64,6 +65,109 @@ def write_atomic(final: Path, data: bytes) -> None:
             temp.unlink()
         raise
     fsync_dir(final.parent)
+
+
+class DeferredErrors:
+    """A binary file object, over ``fh``, for a library that must never see a write fail.
+
+    qpdf (through pikepdf) aborts the whole process when the stream it saves to raises at some
+    points of its output (a ``flush`` from a destructor: "terminate called after throwing"), and
+    so does its own writing to the file's descriptor on a full disk. Save to this object
+    instead (pikepdf then writes through Python): what is written is gathered into pieces of
+    ``buffer_size`` bytes, each passed on to ``fh`` (best opened unbuffered, so that closing it
+    has nothing left to write), until writing one raises :class:`OSError`. That error is kept,
+    with ``name`` as its file name, what follows is dropped, and the error is raised once the
+    library returned: by :meth:`check`, or on leaving the ``with`` block (which first passes on
+    what is gathered; whatever else was raised in the block is then chained to it)::
+
+        with open(temp, "wb", buffering=0) as fh, DeferredErrors(fh, temp) as out:
+            pdf.save(out)
+    """
+
+    def __init__(
+        self, fh: BinaryIO, name: str | os.PathLike[str], buffer_size: int = 1 << 20
+    ) -> None:
+        self._fh = fh
+        self._name = os.fspath(name)
+        self._size = buffer_size
+        self._buffer = bytearray()
+        self._position = fh.tell()
+        #: the first error met writing to ``fh``, raised by :meth:`check`
+        self.error: OSError | None = None
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = OSError(exc.errno, exc.strerror or str(exc), exc.filename or self._name)
+            self.error.__cause__ = exc
+
+    def _drain(self) -> None:
+        if self.error is None and self._buffer:
+            try:
+                with memoryview(self._buffer) as view:
+                    done = 0
+                    while done < len(view):
+                        n = self._fh.write(view[done:])
+                        done += len(view) - done if n is None else n
+            except OSError as exc:
+                self._failed(exc)
+        self._buffer = bytearray()  # a new one: a view of the old may live on in a traceback
+
+    def write(self, data: ReadableBuffer) -> int:
+        with memoryview(data) as view:
+            size = view.nbytes
+            if self.error is None:
+                self._buffer += view
+        self._position += size
+        if len(self._buffer) >= self._size:
+            self._drain()
+        return size
+
+    def flush(self) -> None:
+        self._drain()
+        if self.error is None:
+            try:
+                self._fh.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._drain()
+        if self.error is None:
+            try:
+                self._position = self._fh.seek(offset, whence)
+            except OSError as exc:
+                self._failed(exc)
+        return self._position
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def check(self) -> None:
+        """Pass on what is gathered; raise the error met writing, if any."""
+        self._drain()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> BinaryIO:
+        """This object, as the binary stream a library is given."""
+        return cast(BinaryIO, self)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.check()
 
 
 class PreadWindow(io.RawIOBase):

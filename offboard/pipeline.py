@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from manifests.build import ArchiveOptions
     from manifests.pack import Pack
     from offboard.documents import DocumentProblem, KindDocuments
+    from offboard.documents.sandbox import DocumentEngine, DocumentLimits
     from offboard.documents.spool import DocumentSpool
     from offboard.resume import ResumeState
     from offboard.sources.base import Source
@@ -70,6 +71,15 @@ class ExportOptions:
     #: ``--factur-x``: the Factur-X policy of every kind whose documents are Factur-X invoices
     #: (``required``, ``optional``, ``off``), instead of the exporter's (docs/facturx.md)
     facturx: str | None = None
+    #: ``--document-memory``, ``--document-timeout``, ``--max-document-pages``: what one
+    #: document may cost the worker that opens it (:mod:`offboard.documents.sandbox`)
+    document_limits: DocumentLimits = field(default_factory=lambda: _default_limits())
+
+
+def _default_limits() -> DocumentLimits:
+    from offboard.documents.sandbox import DocumentLimits
+
+    return DocumentLimits()
 
 
 class _Cancelled(Exception):
@@ -119,7 +129,10 @@ def export_account(
         staging.clean_stale_stages(out)
         stage = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
-        (stage / "csv").mkdir(parents=True)
+        try:
+            (stage / "csv").mkdir(parents=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {str(stage)!r}: {exc.strerror or exc}") from exc
     else:
         stage = resume.stage
         if archive is not None:  # every file in the folder, where a rerun finds it
@@ -199,14 +212,14 @@ def _describe(problem: DocumentProblem) -> str:
 
 
 def _write_summary(stage: Path, summary: ExportSummary) -> None:
+    from offboard.fsutil import write_atomic
+
     path = stage / SUMMARY_NAME
-    tmp = stage / f".{SUMMARY_NAME}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(summary.to_dict(), fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    text = json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _run_tasks(
@@ -257,17 +270,23 @@ def _run_tasks(
         task_done(exporter.name)
 
     def documents_task(exporters: list[Exporter]) -> None:
+        from offboard.documents.sandbox import DocumentEngine
+
         # one kind after another: a bundle part is the largest thing in memory, so only one is
-        # built at a time while the other workers export tables
-        for exporter in exporters:
-            result = None if resume is None else resume.documents(exporter.name)
-            if result is None:
-                result = _export_documents(source, exporter, account, stage, options, report, spool)
-                if resume is not None:
-                    resume.record_documents(exporter.name, result)
-            with lock:
-                by_kind[exporter.name].documents = result
-            task_done(exporter.name)
+        # built at a time (by one document worker) while the other workers export tables
+        spool_fd = None if spool is None else spool.fd
+        with DocumentEngine(options.document_limits, spool_fd) as engine:
+            for exporter in exporters:
+                result = None if resume is None else resume.documents(exporter.name)
+                if result is None:
+                    result = _export_documents(
+                        source, exporter, account, stage, options, report, spool, engine
+                    )
+                    if resume is not None:
+                        resume.record_documents(exporter.name, result)
+                with lock:
+                    by_kind[exporter.name].documents = result
+                task_done(exporter.name)
 
     def files_task(exporter: Exporter) -> None:
         from offboard.filetasks import export_files
@@ -360,6 +379,7 @@ def _export_documents(
     options: ExportOptions,
     report: _ReportFn,
     spool: DocumentSpool | None,
+    engine: DocumentEngine,
 ) -> KindDocuments:
     from offboard.documents import export_documents
     from offboard.sources.base import DocumentRef, DocumentUnavailable
@@ -388,6 +408,7 @@ def _export_documents(
             progress=lambda n: report(exporter.name, n),
             spool=spool,
             facturx=options.facturx or exporter.documents.facturx,
+            engine=engine,
         )
     finally:
         conn.close()

@@ -130,7 +130,7 @@ class ResumeState:
         except OSError as exc:
             raise OutputError(
                 f"cannot use the resume folder {str(folder)!r}: {exc.strerror}"
-            ) from None
+            ) from exc
         state.resumed = found == wanted
         return state
 
@@ -216,13 +216,18 @@ class ResumeState:
     # -- records -------------------------------------------------------------------------------
     def _record(self, name: str, result: dict[str, Any], files: list[str]) -> None:
         listed = {}
-        for rel in files:
-            path = self.stage / rel
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-            listed[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-        record = {"result": result, "files": listed}
-        write_atomic(self.journal / f"{name}.json", json.dumps(record).encode("utf-8"))
+        journal = self.journal / f"{name}.json"
+        try:
+            for rel in files:
+                path = self.stage / rel
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+                listed[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            record = {"result": result, "files": listed}
+            write_atomic(journal, json.dumps(record).encode("utf-8"))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OutputError(f"cannot record the finished task in {journal}: {reason}") from exc
 
     def _load(self, name: str) -> dict[str, Any] | None:
         path = self.journal / f"{name}.json"

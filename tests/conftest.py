@@ -8,6 +8,18 @@ import pytest
 from tests.tinydb import make_tiny_db
 
 
+@pytest.fixture(scope="session")
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xdg-state")
+
+
+@pytest.fixture(autouse=True)
+def _private_state_home(_state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locks and resume journals kept under $XDG_STATE_HOME go to a folder of the test session,
+    never to the home folder of whoever runs the tests (a test may set its own)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(_state_home))
+
+
 @pytest.fixture
 def tiny_db(tmp_path: Path) -> Path:
     return make_tiny_db(tmp_path / "tiny.db", with_documents=True)

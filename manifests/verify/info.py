@@ -111,8 +111,9 @@ def _retention(values: dict[str, str | None], meta: dict[str, Any]) -> Iterator[
         if not isinstance(section, dict) or not isinstance(section.get("policy"), dict):
             raise ConfigError("no policy")
         policy = Policy.from_dict(section["policy"], "offboard.json retention.policy")
+        _dated(meta["tables"])
         again = retain_until(policy, meta["tables"])
-    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+    except (ConfigError, LookupError, TypeError, ValueError) as exc:
         yield (
             P.RetentionMismatch,
             bag.METADATA,
@@ -178,3 +179,17 @@ def _count(
             meta["archive_id"],
             group,
         )
+
+
+def _dated(tables: list[Any]) -> None:
+    """:class:`ValueError` if a kind has records but no table of it a date to count from (an
+    export always has one: the policy's computation takes it for granted)."""
+    dated: dict[str, bool] = {}
+    for table in tables:
+        if table.get("records"):
+            kind = str(table["kind"])
+            when = bool(table.get("period") or table.get("last_change"))
+            dated[kind] = dated.get(kind, False) or when
+    undated = sorted(kind for kind, ok in dated.items() if not ok)
+    if undated:
+        raise ValueError(f"kind {undated[0]!r} has records but neither a period nor a last change")

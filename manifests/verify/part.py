@@ -19,6 +19,7 @@ from manifests import problems as P
 from manifests.build import trusted_comment
 from manifests.metadata import DATA, shared_digest
 from manifests.verify.bounds import METADATA_BUDGET, parse_cost, scale, tag_limit
+from manifests.verify.layout import layout_problems, signature_problems
 from manifests.verify.shape import parse_time, shape_problems
 
 if TYPE_CHECKING:
@@ -184,14 +185,18 @@ class PartVerifier:
             return None
         top = next(iter(tops))
         members: dict[str, ZipEntry] = {}
+        in_order: list[tuple[str, ZipEntry]] = []
         for e in reader.entries:
             rel = e.name.split("/", 1)[1] if "/" in e.name else ""
             if not rel:
                 self.problem(P.BagLayout, e.name, "file at the top level, outside the bag")
                 continue
+            in_order.append((rel, e))
             if rel in members:  # the reader reports duplicates; keep the first
                 continue
             members[rel] = e
+        for kind, path, detail, expected, found in layout_problems(in_order):
+            self.problem(kind, path, detail, expected=expected, found=found)
         self.top = top
         return members
 
@@ -342,6 +347,8 @@ class PartVerifier:
             self.problem(P.SignatureInvalid, bag.SIGNATURE, f"malformed: {exc}")
             return
         self.result.trusted_comment = sig.trusted_comment
+        for kind, path, detail, expected, found in signature_problems(sig.untrusted_comment):
+            self.problem(kind, path, detail, expected=expected, found=found)
         if self.pubkey is None:
             self.problem(P.SignatureInvalid, bag.SIGNATURE, "no public key given to check it")
             return

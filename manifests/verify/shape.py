@@ -99,9 +99,42 @@ def _tables_problems(meta: dict[str, Any]) -> list[str]:
     if csv.get("delimiter") not in (",", ";") or csv.get("decimal_point") not in (".", ","):
         out.append("csv.delimiter / csv.decimal_point invalid")
     for i, t in enumerate(meta["tables"]):
-        if not isinstance(t, dict) or not all(
-            isinstance(t.get(k), want)
-            for k, want in (("path", str), ("records", int), ("columns", list), ("totals", dict))
-        ):
+        if not _table_valid(t):
             out.append(f"tables[{i}] malformed")
     return out
+
+
+def _table_valid(t: Any) -> bool:
+    """A ``tables[]`` entry holds what the table checks read, of the types they read."""
+    if not isinstance(t, dict) or not all(
+        isinstance(t.get(k), want)
+        for k, want in (("path", str), ("records", int), ("columns", list), ("totals", dict))
+    ):
+        return False
+    if not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("type"), str)
+        for c in t["columns"]
+    ):
+        return False
+    money, currency = t.get("money_columns"), t.get("currency_column")
+    if money is not None and not (
+        isinstance(money, list) and all(isinstance(m, str) for m in money)
+    ):
+        return False
+    if currency is not None and not isinstance(currency, str):
+        return False
+    return all(
+        isinstance(by, dict) and all(_amount(a) for a in by.values()) for by in t["totals"].values()
+    )
+
+
+def _amount(text: Any) -> bool:
+    """Whether ``text`` is a finite decimal's text (a recorded money total)."""
+    from decimal import Decimal, InvalidOperation
+
+    if not isinstance(text, str) or len(text) > 64:
+        return False
+    try:
+        return Decimal(text).is_finite()
+    except (InvalidOperation, ValueError):
+        return False

@@ -20,7 +20,9 @@ Protocol (the worker reads hostile files, so its output is parsed, never unpickl
 If the worker dies or falls silent for :data:`SILENCE` seconds, the supervisor starts a new one
 in careful mode from the last item confirmed; in careful mode the item in progress is the one at
 fault: it is reported ("the PDF engine crashed / did not finish on this file") and the rest
-goes on. After :data:`MAX_FAULTS` faults the remaining documents are reported unchecked.
+goes on. After :data:`MAX_FAULTS` faults the remaining documents are reported unchecked. The
+worker runs under an address-space limit (:data:`MEMORY_LIMIT`, 1 GiB), set before it reads
+anything.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ from manifests.zipfmt.reader import MemberData
 SILENCE = 120.0
 #: faults (crashes, hangs) after which the remaining documents are not checked
 MAX_FAULTS = 20
+#: the worker's address-space limit (``RLIMIT_AS``): a PDF that needs more fails the worker,
+#: which is then a fault of that document
+MEMORY_LIMIT = 1 << 30
 #: how often a worker that is not in careful mode confirms its progress
 _CHECKPOINT_SECONDS = 0.5
 _CHECKPOINT_BYTES = 1 << 16
@@ -300,7 +305,9 @@ def serve(check: Check = check_item) -> int:
 
 
 if __name__ == "__main__":
+    from offboard.documents.worker import limit_memory
     from offboard.memory import hold_mmap_threshold
 
+    limit_memory(MEMORY_LIMIT)
     hold_mmap_threshold()
     sys.exit(serve())

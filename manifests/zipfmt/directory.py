@@ -35,6 +35,12 @@ class Limits:
     files are fine), while a member claiming 1 GiB from 1 MiB (ratio 1024, deflate's maximum
     is about 1032) is refused before a byte is inflated. Each member's output is in any case
     cut off at its declared size while it is inflated.
+
+    The same ratio bounds the deflated members together: once their sizes add up to more than
+    ``ratio_free_total``, a member is refused when it would take the sum of their sizes past
+    ``max_ratio`` times the sum of their compressed sizes. So many members each under
+    ``ratio_free_size`` (25,000 members of 64 MiB of zeros are 1.6 TiB from 1.6 GB) cannot make
+    a reader inflate more than ``ratio_free_total`` plus ``max_ratio`` times the file's size.
     """
 
     max_members: int = 2_000_000
@@ -46,6 +52,9 @@ class Limits:
     max_name_bytes: int = 1024
     #: deflated members of at most this size are not subject to ``max_ratio``
     ratio_free_size: int = 64 << 20
+    #: deflated members whose sizes add up to at most this are not subject to ``max_ratio``
+    #: together
+    ratio_free_total: int = 1 << 30
 
 
 @dataclass

@@ -60,6 +60,10 @@ class MemberChecker:
         self.expected_offset = 0
         self._total = 0
         self._total_reported = False
+        #: sizes and compressed sizes of the deflated members accepted so far
+        self._inflated = 0
+        self._deflated = 0
+        self._ratio_reported = False
         self._names: set[str] = set()
         self._twins: dict[str, str] = {}
 
@@ -152,6 +156,8 @@ class MemberChecker:
         self.expected_offset = max(self.expected_offset, end)
         local = R.local_header(raw, method, crc, csize, size, (mtime, mdate))
         sound = self._local(name, offset, local) and sound
+        if sound and method == R.DEFLATED:
+            sound = self._together(index, size, csize)
         if sound:
             self.out.entries.append(ZipEntry(name, method, crc, csize, size, offset, offset + head))
 
@@ -190,6 +196,7 @@ class MemberChecker:
             or max(size, csize) > lim.max_member_size
             or (size > lim.ratio_free_size and size > lim.max_ratio * csize)
             or self._total + size > lim.max_total_size
+            or (method == R.DEFLATED and not self._ratio_ok(size, csize))
         ):
             return False
         name = raw.decode("ascii")
@@ -212,9 +219,40 @@ class MemberChecker:
         self._names.add(name)
         self._twins[key] = name
         self._total += size
+        if method == R.DEFLATED:
+            self._inflated += size
+            self._deflated += csize
         self.expected_offset = end
         self.out.entries.append(ZipEntry(name, method, crc, csize, size, offset, offset + head))
         return True
+
+    def _ratio_ok(self, size: int, csize: int) -> bool:
+        """Whether the deflated members accepted so far and this one stay within the ratio
+        bound together (:class:`~manifests.zipfmt.directory.Limits`)."""
+        lim = self.limits
+        inflated = self._inflated + size
+        return inflated <= lim.ratio_free_total or inflated <= lim.max_ratio * (
+            self._deflated + csize
+        )
+
+    def _together(self, index: int, size: int, csize: int) -> bool:
+        """Count a sound deflated member into the ratio bound of all of them, or refuse it."""
+        if self._ratio_ok(size, csize):
+            self._inflated += size
+            self._deflated += csize
+            return True
+        if not self._ratio_reported:
+            self._ratio_reported = True
+            lim = self.limits
+            self.report(
+                P.BombSuspected,
+                "",
+                "the deflated members together pass the compression ratio limit at member "
+                f"{index + 1}",
+                f"at most {lim.max_ratio}:1 past {lim.ratio_free_total} bytes",
+                f"{self._inflated + size} bytes from {self._deflated + csize}",
+            )
+        return False
 
     # -- the parts -----------------------------------------------------------------------------
     def _name(self, raw: bytes) -> str:

@@ -144,7 +144,10 @@ class FecFile:
         self._write((header + LINE_END).encode(self.codec))
 
     def _write(self, data: bytes) -> None:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise self._named(exc) from exc
         self._hash.update(data)
         self._size += len(data)
 
@@ -180,10 +183,14 @@ class FecFile:
                 f"accounting_entries: the entries of fiscal year {self.year.id!r} do not make a "
                 f"valid FEC ({self.name}): {quoted}" + (f"; and {more} more" if more else "")
             )
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise self._named(exc) from exc
         fsync_dir(self.path.parent)
         return WrittenFec(
             path=f"{FOLDER}/{self.name}",
@@ -198,9 +205,19 @@ class FecFile:
         )
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        try:
+            if not self._file.closed:
+                self._file.close()  # on a full disk, writing what it holds fails again
+        except OSError:
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def _named(self, exc: OSError) -> OSError:
+        """``exc`` naming the FEC being written (a full disk's error names no file)."""
+        if exc.filename or not exc.errno:
+            return exc
+        return OSError(exc.errno, exc.strerror or str(exc), str(self.path))
 
 
 def _row_at(lines: list[str], position: int) -> tuple[int, int]:

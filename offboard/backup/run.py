@@ -14,7 +14,15 @@ of the destination's own: ``<dest>/.offboard-locks/`` for a folder destination, 
 ``s3://`` one a local state folder, ``$XDG_STATE_HOME/offboard/locks/<SHA-256 of the URL>/``
 (``~/.local/state`` without XDG_STATE_HOME), or ``--lock-dir``. So two runs into one
 destination exclude each other per account when they start on the same machine (or share the
-lock folder on a local file system: flock is not reliable over NFS).
+lock folder on a local file system: flock is not reliable over NFS). These locks are the
+destination's: a backup and an ``offboard export`` or ``terminate`` of one account (whose lock
+is the source's) do not exclude each other.
+
+Exit code. A run in which every account was backed up or unchanged exits 0. One in which every
+account that was not is ``locked`` (another run holds it: that run is backing it up) exits 11,
+as a refused ``offboard export`` or ``terminate`` does, so that a scheduler can tell "another
+run is on it" from a failure; a run with any ``failed`` account exits 15
+(:func:`incomplete_error`). The report lists every outcome either way.
 
 A failure in one account never stops the others: it is that account's outcome (``failed``,
 with its message and exit code), and the run ends with every account reported.
@@ -22,8 +30,6 @@ with its message and exit code), and the run ends with every account reported.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,13 +40,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offboard.backup.report import BackupReport
-from offboard.backup.task import LOCKED, AccountResult, AccountTask, failed
-from offboard.errors import AccountLocked, ConfigError, ExitCode, OffboardError, OutputError
+from offboard.backup.task import (
+    BACKED_UP,
+    LOCKED,
+    UNCHANGED,
+    AccountResult,
+    AccountTask,
+    failed,
+)
+from offboard.errors import (
+    AccountLocked,
+    BackupIncomplete,
+    ConfigError,
+    ExitCode,
+    NoSpace,
+    OffboardError,
+    OutputError,
+    exit_code_of,
+)
 
 if TYPE_CHECKING:
     from offboard.backup.executors import Executor
 
-__all__ = ["LOCK_DIR", "BackupPlan", "lock_folder", "run_backup"]
+__all__ = ["LOCK_DIR", "BackupPlan", "incomplete_error", "lock_folder", "run_backup"]
 
 #: the folder of a folder destination holding its accounts' backup locks
 LOCK_DIR = ".offboard-locks"
@@ -105,9 +127,9 @@ def lock_folder(destination: str, override: Path | None = None) -> Path:
     if override is not None:
         return override
     if is_s3_url(destination):
-        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        digest = hashlib.sha256(destination.rstrip("/").encode("utf-8")).hexdigest()
-        return Path(state) / "offboard" / "locks" / digest
+        from offboard.gate.lock import state_folder
+
+        return state_folder(destination.rstrip("/"))
     from offboard.storage.local import LocalDestination
 
     local = open_destination(destination)
@@ -198,7 +220,7 @@ def run_backup(
         tasks = _tasks(plan, _accounts(plan), executor.carries_secrets)
         folder = lock_folder(plan.destination, plan.lock_dir)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o755, parents=True, exist_ok=True)  # never world-writable
         except OSError as exc:
             raise OutputError(f"cannot create the lock folder {str(folder)!r}: {exc}") from exc
         results = _run(tasks, executor, folder, on_result)
@@ -237,7 +259,7 @@ def _run(
                     done(index, AccountResult(task.account, LOCKED, error=str(exc), exit_code=code))
                     continue
                 except OffboardError as exc:
-                    done(index, failed(task.account, str(exc), int(exc.exit_code), clock))
+                    done(index, failed(task.account, str(exc), int(exit_code_of(exc)), clock))
                     continue
                 held[index] = lock
                 try:
@@ -254,6 +276,30 @@ def _run(
         for lock in held.values():
             lock.close()
     return results
+
+
+def incomplete_error(report: BackupReport, report_file: Path | None = None) -> OffboardError:
+    """The error an incomplete run ends with: AccountLocked (exit 11) when every account not
+    backed up or unchanged was locked by another run; NoSpace (exit 16) when an account failed
+    because the disk is full (the next would fail too); else BackupIncomplete (exit 15)."""
+    bad = [a for a in report.accounts if a.outcome not in (BACKED_UP, UNCHANGED)]
+    first = bad[0]
+    see = "" if report_file is None else f"; see {report_file}"
+    full = [a for a in bad if a.exit_code == ExitCode.NO_SPACE]
+    if full:
+        return NoSpace(
+            f"{len(bad)} of {len(report.accounts)} account(s) not backed up, no space left on "
+            f"the device (first: {full[0].account}: {full[0].error}){see}"
+        )
+    if all(a.outcome == LOCKED for a in bad):
+        return AccountLocked(
+            f"{len(bad)} of {len(report.accounts)} account(s) not backed up, locked by another "
+            f"run (first: {first.error}){see}"
+        )
+    return BackupIncomplete(
+        f"{len(bad)} of {len(report.accounts)} account(s) not backed up "
+        f"(first: {first.account}, {first.outcome}: {first.error}){see}"
+    )
 
 
 def parse_accounts(value: str) -> list[str] | None:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offboard.errors import ExitCode, OffboardError
+from offboard.errors import ExitCode, OffboardError, exit_code_of, no_space_cause, one_line
 
 if TYPE_CHECKING:
     from manifests.signing import SecretKey
@@ -116,7 +116,7 @@ def failed(account: str, message: str, code: int, started: float, **more: Any) -
     return AccountResult(
         account,
         FAILED,
-        error=message,
+        error=one_line(message),
         exit_code=code,
         seconds=time.perf_counter() - started,
         **more,
@@ -129,12 +129,26 @@ def backup_account(task: AccountTask) -> AccountResult:
     try:
         return _backup(task, started)
     except OffboardError as exc:
-        return failed(task.account, str(exc), int(exc.exit_code), started)
+        return failed(task.account, failure_message(exc), int(exit_code_of(exc)), started)
     except Exception as exc:
+        if no_space_cause(exc) is not None:  # a full disk, wherever it was met, is not a bug
+            return failed(task.account, failure_message(exc), int(ExitCode.NO_SPACE), started)
         if os.environ.get("OFFBOARD_DEBUG"):
             traceback.print_exc()
         message = f"internal error: {type(exc).__name__}: {exc} (a bug: OFFBOARD_DEBUG=1 shows it)"
         return failed(task.account, message, int(ExitCode.INTERNAL), started)
+
+
+def failure_message(exc: BaseException) -> str:
+    """The account's error line: the error's own, saying so when the disk was full."""
+    full = no_space_cause(exc)
+    if full is None:
+        return str(exc)
+    if not isinstance(exc, OffboardError):
+        where = f" writing {full.filename}" if full.filename else ""
+        return f"no space left on the device{where} ({full.strerror or full})"
+    text = str(exc)
+    return text if "no space" in text.lower() else f"{text} (no space left on the device)"
 
 
 def _backup(task: AccountTask, started: float) -> AccountResult:
@@ -173,6 +187,7 @@ def _backup_from(
 ) -> AccountResult:
     from exporters import select
     from manifests.build import ArchiveOptions
+    from manifests.metadata import iso
     from offboard.backup.fingerprint import account_fingerprint, changes
     from offboard.errors import DocumentsIncomplete
     from offboard.gate.failpoints import failpoint
@@ -222,7 +237,13 @@ def _backup_from(
         from offboard.retention import Policy
 
         policy = Policy.load(Path(task.retention))
-    archive = ArchiveOptions(created_at=task.created_at, sign_key=key, retention=policy)
+    # an archive of this very name (this account, this run's time) is an earlier run's that
+    # stopped before recording it (its fingerprint could not be written: a full disk, say):
+    # this run's to replace, by the same bytes when nothing changed
+    overwrite = stored_name in task.present
+    archive = ArchiveOptions(
+        created_at=task.created_at, sign_key=key, retention=policy, overwrite=overwrite
+    )
     recipients = None
     if task.encrypt_to:
         from manifests.encryption import parse_recipients
@@ -260,7 +281,7 @@ def _backup_from(
         return failed(
             task.account,
             str(exc),
-            int(exc.exit_code),
+            int(exit_code_of(exc)),
             started,
             archive=stored_name,
             location=destination.describe(stored_name),
@@ -271,7 +292,7 @@ def _backup_from(
     record = {
         "account": task.account,
         "archive": stored_name,
-        "created_at": task.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": iso(archive.created_at),  # UTC, as in the archive
         "bytes": written,
         "fingerprint": fingerprint,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,7 +92,8 @@ def verify(
 ) -> None:
     """Check ARCHIVE: structure, signature, every checksum, record counts, totals and pages.
 
-    Lists every problem found. Exit 0: valid; 1: invalid; 2: bad usage or unreadable input.
+    Lists every problem found. Exit 0: valid; 1: invalid; 19: the archive cannot be read; 10:
+    the public key cannot be read; 2: bad usage.
     For a split archive, name any part: the others are checked with it. ARCHIVE may be
     s3://BUCKET/KEY.zip: its bytes are read from S3 (into a private temporary folder) and
     checked there. An encrypted archive, NAME.zip.age, is checked against its signature
@@ -135,16 +137,54 @@ def verify(
                 "The encrypted archive is intact and signed; its contents were not checked "
                 "(give --identity FILE to decrypt and check them)."
             )
-    if any(p.code == "bomb" and "more members" in p.detail for p in report.problems):
-        click.echo(
-            f"offboard: a part holds more than {max_files:,} files: `--max-files N` checks "
-            "larger parts of an archive you have reason to trust (memory grows with N)",
-            err=True,
-        )
     if not report.valid:
-        raise ArchiveInvalid(
-            f"{report.archive}: {len(report.problems)} problem(s) found", report.problems
+        raise ArchiveInvalid(_invalid_message(report, max_files), report.problems)
+
+
+def _invalid_message(report: Any, max_files: int) -> str:
+    """The one line an invalid archive ends with; for one refused as a possible zip bomb (a
+    bound passed, overlapping members, a member inflating past its size), the first such."""
+    found = f"{len(report.problems)} problem(s) found"
+    refused = _refusal(report.problems)
+    if refused is None:
+        return f"{report.archive}: {found}"
+    where = refused.part if refused.part and refused.part != report.archive else ""
+    if refused.path:
+        where = f"{where}: {refused.path}" if where else refused.path
+    head = f"{report.archive}: refused as a possible zip bomb: " + (f"{where}: " if where else "")
+    label = "limit" if refused.code == "bomb" else "expected"
+    values = f" ({label}: {_figure(refused.expected)}; found: {_figure(refused.found)})"
+    if refused.code == "bomb" and "more members" in refused.detail:
+        return (
+            f"{head}a part holds more than {max_files:,} files: `--max-files N` checks larger "
+            f"parts of an archive you have reason to trust (memory grows with N){values}; {found}"
         )
+    return f"{head}{refused.detail}{values}; {found}"
+
+
+def _refusal(problems: list[Any]) -> Any:
+    """The first problem that refused reading: a bound, members sharing bytes (not bytes
+    between them: a splice), data past its declared size."""
+    first = next(
+        (
+            p
+            for p in problems
+            if p.code == "bomb" or (p.code == "overlap" and not p.detail.startswith("bytes "))
+        ),
+        None,
+    )
+    if first is not None:
+        return first
+    return next(
+        (p for p in problems if p.code == "corrupt-data" and "more data than" in p.detail), None
+    )
+
+
+def _figure(text: str | None) -> str:
+    """A problem's expected or found value, whole numbers with thousands separators."""
+    if text is None:
+        return "none"
+    return re.sub(r"[0-9]{4,}", lambda m: f"{int(m[0]):,}", text)
 
 
 @contextmanager

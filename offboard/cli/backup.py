@@ -24,7 +24,7 @@ from offboard.cli.storage_options import (
     storage_options,
     store_kwargs,
 )
-from offboard.errors import BackupIncomplete, ConfigError
+from offboard.errors import ConfigError
 
 
 @cli.command()
@@ -136,7 +136,8 @@ def backup(
     account whose records and documents did not change since its last archive (which is
     still in --dest) is skipped as unchanged; a locked account (another run is backing it up)
     is reported and skipped; a failing account never stops the others. Exits 0 when every
-    account is backed up or unchanged, else 15; --report FILE (or --json) lists each one.
+    account is backed up or unchanged, 11 when every other one was locked by another run,
+    16 when an account found the disk full, else 15; --report FILE (or --json) lists each one.
     """
     from exporters import select
     from manifests.signing import SecretKey
@@ -204,10 +205,6 @@ def backup(
     elif not quiet:
         click.echo(report.summary_line())
     if not report.complete:
-        bad = [a for a in report.accounts if a.outcome not in ("backed-up", "unchanged")]
-        first = bad[0]
-        raise BackupIncomplete(
-            f"{len(bad)} of {len(report.accounts)} account(s) not backed up "
-            f"(first: {first.account}, {first.outcome}: {first.error})"
-            + (f"; see {report_file}" if report_file is not None else "")
-        )
+        from offboard.backup.run import incomplete_error
+
+        raise incomplete_error(report, report_file)

@@ -7,12 +7,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from offboard import __version__
-from offboard.errors import ConfigError, ExitCode, OffboardError
+from offboard.errors import (
+    ConfigError,
+    ExitCode,
+    OffboardError,
+    exit_code_of,
+    no_space_cause,
+    one_line,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,9 +84,38 @@ def _kinds(value: str | None) -> list[str] | None:
     return kinds
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(f"offboard: error: {message}", err=True)
+def _fail(message: str, code: int) -> NoReturn:
+    """Print the error's one line and exit with ``code``.
+
+    The line is always one line: a newline, an ANSI escape or any other control character that
+    came into the message from the input (a file name, a CSV cell, an API's answer) is shown
+    escaped (:func:`offboard.errors.one_line`).
+    """
+    click.echo(f"offboard: error: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+def detail(text: str) -> None:
+    """One indented line of detail on standard error, before an error's line (a problem, a
+    change): escaped like the error itself."""
+    click.echo(f"  {one_line(text)}", err=True)
+
+
+def _no_space_message(exc: OSError) -> str:
+    where = f" writing {exc.filename!s}" if exc.filename else ""
+    return (
+        f"no space left on the device{where} ({exc.strerror or exc}); nothing was left under "
+        "a final name: free some space and run the command again"
+    )
+
+
+def _message(exc: OffboardError) -> str:
+    """The one line shown for ``exc``: a full disk is always said to be one."""
+    full = no_space_cause(exc)
+    text = str(exc)
+    if full is not None and "no space" not in text.lower():
+        text = f"{text} (no space left on the device)"
+    return text
 
 
 def handle_errors(f: F) -> F:
@@ -90,16 +126,22 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except OffboardError as exc:
-            _fail(str(exc), int(exc.exit_code))
+            _fail(_message(exc), int(exit_code_of(exc)))
         except KeyboardInterrupt:
             _fail("interrupted; nothing was left under a final name", int(ExitCode.INTERRUPTED))
+        except click.Abort:  # Ctrl-C at a prompt, or "no" to a confirmation (click: exit 1)
+            stopped = "stopped at the prompt; nothing was left under a final name"
+            _fail(stopped, int(ExitCode.INTERRUPTED))
         except BrokenPipeError:
             sys.exit(int(ExitCode.OK))
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
             if os.environ.get("OFFBOARD_DEBUG"):
                 raise
+            full = no_space_cause(exc)
+            if full is not None:
+                _fail(_no_space_message(full), int(ExitCode.NO_SPACE))
             _fail(
                 f"internal error: {type(exc).__name__}: {exc} "
                 "(a bug: rerun with OFFBOARD_DEBUG=1 for the traceback and report it)",
@@ -142,16 +184,12 @@ def _passphrase(key: Path, confirm: bool = False) -> Callable[[], str]:
 
 
 def load_pubkey(pubkey: Path | None, allow_unsigned: bool) -> Any:
-    """The public key of ``--pubkey`` (None only with ``--allow-unsigned``)."""
-    from offboard.errors import KeyFileError
-
+    """The public key of ``--pubkey`` (None only with ``--allow-unsigned``); a key file that
+    cannot be read or is no public key is a :class:`KeyFileError` (exit 10), as everywhere."""
     if pubkey is None:
         if not allow_unsigned:
             raise ConfigError("--pubkey PUB is required (the public key of whoever signed it)")
         return None
     from manifests.signing import PublicKey
 
-    try:
-        return PublicKey.load(pubkey)
-    except KeyFileError as exc:
-        raise ConfigError(str(exc)) from None
+    return PublicKey.load(pubkey)

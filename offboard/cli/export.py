@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,7 @@ from offboard.cli.common import (
     quiet_option,
     source_argument,
 )
+from offboard.cli.document_options import document_limit_options
 from offboard.cli.storage_options import (
     encrypt_option,
     load_retention,
@@ -31,6 +33,9 @@ from offboard.cli.storage_options import (
     store_kwargs,
 )
 from offboard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from offboard.documents.sandbox import DocumentLimits
 
 
 @cli.command()
@@ -196,6 +201,14 @@ def demo(
     default=None,
     help="Tables and document sets exported at once (default: the number of cores).",
 )
+@click.option(
+    "--lock-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Where the account's lock is kept (default: beside an SQLite database, where "
+    "`offboard terminate` locks it; for other sources $XDG_STATE_HOME/offboard/locks/<hash "
+    "of SOURCE>).",
+)
 @storage_options
 @encrypt_option
 @retention_option
@@ -203,6 +216,7 @@ def demo(
 @json_option
 @quiet_option
 @handle_errors
+@document_limit_options
 def export(
     source: str,
     account: str,
@@ -233,6 +247,8 @@ def export(
     kms_key_id: str | None,
     encrypt_to: tuple[str, ...],
     retention_file: Path | None,
+    lock_dir: Path | None,
+    document_limits: DocumentLimits,
 ) -> None:
     """Export one account of SOURCE into the folder --out, or into a signed archive.
 
@@ -242,6 +258,9 @@ def export(
     signed with --sign-key (see docs/archive-format.md); check it with `offboard verify`.
     With --out s3://BUCKET/PREFIX/NAME.zip, the archive is uploaded as it is written (no local
     copy), read back by its version and verified before the command succeeds.
+
+    The account's lock is held from before anything is written until the end: another export,
+    termination or close of the account exits 11 at once, with nothing written.
     """
     from exporters import select
     from offboard.csvio import get_dialect
@@ -261,6 +280,7 @@ def export(
         max_document_bytes=parse_size(max_document_size, "--max-document-size"),
         file_options={"fec": {"encoding": fec_encoding}} if fec_encoding != "utf-8" else {},
         facturx=factur_x,
+        document_limits=document_limits,
     )
     from offboard.options import archive_options
     from offboard.storage import is_s3_url
@@ -288,6 +308,10 @@ def export(
         if archive is None or archive.sign_key is None:
             raise ConfigError("--encrypt-to needs --out NAME.zip and --sign-key (not --unsigned)")
         recipients = parse_recipients(list(encrypt_to))
+    from offboard.gate.lock import source_lock
+
+    # held until the command's context closes (after an error too); nothing is written before
+    click.get_current_context().with_resource(source_lock(source, account, folder=lock_dir))
     state = None
     if resume:
         from offboard.resume import prepare

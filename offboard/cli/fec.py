@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import click
 
-from offboard.cli.common import cli, handle_errors, json_option, quiet_option
+from offboard.cli.common import _fail, cli, handle_errors, json_option, quiet_option
 from offboard.errors import ConfigError, ExitCode
 
 
@@ -49,8 +48,8 @@ def fec_check(
     """Check FILE, a FEC (Fichier des Écritures Comptables): its name, header, fields,
     encoding, dates, amounts, balances, chronology and lettering (see docs/fec.md).
 
-    Lists every problem with its line number. Exit 0: valid; 1: invalid; 2: the file cannot be
-    read (or a bad option).
+    Lists every problem with its line number. Exit 0: valid; 1: invalid; 19: the file cannot
+    be read; 2: a bad option.
     """
     from offboard.accounting.fec_check import check_file, parse_date
 
@@ -67,8 +66,7 @@ def fec_check(
             max_problems=max_problems,
         )
     except OSError as exc:
-        click.echo(f"offboard: error: {file}: cannot be read: {exc.strerror or exc}", err=True)
-        sys.exit(int(ExitCode.USAGE))
+        _fail(f"{file}: cannot be read: {exc.strerror or exc}", int(ExitCode.UNREADABLE))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif not quiet:
@@ -85,7 +83,10 @@ def fec_check(
                 f"  ... and {report.unlisted:,} more problem(s) (--max-problems to list more)"
             )
     if not report.valid:
-        sys.exit(int(ExitCode.INVALID))
+        _fail(
+            f"{file}: not a valid FEC: {report.total_problems:,} problem(s) found",
+            int(ExitCode.INVALID),
+        )
 
 
 def _amount(cents: int) -> str:

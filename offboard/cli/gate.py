@@ -15,6 +15,7 @@ from offboard.cli.common import (
     _passphrase,
     account_option,
     cli,
+    detail,
     handle_errors,
     json_option,
     source_argument,
@@ -177,11 +178,11 @@ def _run_terminate(request: Any, pubkey: Path, as_json: bool) -> Any:
         outcome = run(request)
     except ArchiveStale as exc:
         for change in exc.changes:
-            click.echo(f"  changed: {change}", err=True)
+            detail(f"changed: {change}")
         raise
     except ArchiveInvalid as exc:
         for problem in exc.problems[:50]:
-            click.echo(f"  {problem}", err=True)
+            detail(str(problem))
         raise
     if as_json:
         data = {"already": outcome.already, "receipt": outcome.receipt}
@@ -276,92 +277,104 @@ def close(
     if secret.public_key.key_id != public.key_id:
         raise ConfigError("--pubkey is not the public key of --sign-key")
     _confirm(account, yes)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with open_store(source) as store:
-        store.migrate()
-        record = store.termination(account)
-        if record is not None and record.state == "done":
-            receipt = json.loads(record.receipt)
-            click.echo(
-                f"Account {account} was already terminated ({receipt['terminated_at']}), with "
-                f"the archive {record.archive} (sha256 {record.archive_sha256}); nothing was done."
-            )
-            return
-        store.request_cancellation(account, reason, now, True)
-    name = f"{account}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
-    src = open_source(source)
-    export_options = ExportOptions(allow_missing_documents=True, jobs=os.cpu_count() or 2)
-    archive_options = ArchiveOptions(
-        created_at=now, sign_key=secret, retention=load_retention(retention_file)
-    )
-    try:
-        if remote:
-            from offboard.storage import open_destination
-            from offboard.storage.store import export_to
+    from offboard.gate.lock import account_lock
+    from offboard.sources.sqlite import database_path
 
-            dest = open_destination(out_text)
-            summary = export_to(
-                src, account, dest, name, export_options, archive_options, **store_opts
-            )
-        else:
-            summary = export_account(
-                src, account, out / name, export_options, archive=archive_options
-            )
-    finally:
-        src.close()
-    if summary.problems and not allow_missing_documents:
-        from offboard.errors import DocumentsIncomplete
-
-        for p in summary.problems:
-            click.echo(f"  document {p.kind} {p.number}: {p.reason}", err=True)
-        raise DocumentsIncomplete(
-            f"{len(summary.problems)} document(s) of account {account!r} are missing or "
-            f"unreadable; the archive {summary.out} was written but the subscription was not "
-            "terminated (pass --allow-missing-documents to close anyway)"
+    # the whole close under one lock, from before the cancellation to the receipt: a
+    # concurrent export, terminate or close of the account exits 11, having done nothing; the
+    # termination run inside shares it (reentrant)
+    with account_lock(database_path(source), account, reentrant=True):
+        now = datetime.now(UTC).replace(microsecond=0)
+        with open_store(source) as store:
+            store.migrate()
+            record = store.termination(account)
+            if record is not None and record.state == "done":
+                receipt = json.loads(record.receipt)
+                click.echo(
+                    f"Account {account} was already terminated ({receipt['terminated_at']}), "
+                    f"with the archive {record.archive} (sha256 {record.archive_sha256}); "
+                    "nothing was done."
+                )
+                return
+            store.request_cancellation(account, reason, now, True)
+        name = f"{account}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+        src = open_source(source)
+        export_options = ExportOptions(allow_missing_documents=True, jobs=os.cpu_count() or 2)
+        archive_options = ArchiveOptions(
+            created_at=now, sign_key=secret, retention=load_retention(retention_file)
         )
-    click.echo(f"Exported account {account} ({summary.account_name}):")
-    for kind in summary.kinds:
-        docs = f", {len(kind.documents.documents)} documents" if kind.documents else ""
-        click.echo(f"  {kind.kind:<16} {kind.rows:>9,} records{docs}")
-    for p in summary.problems:
-        click.echo(f"  not exported: document {p.kind} {p.number} ({p.reason})")
-    locations = summary.archive.locations or [str(p) for p in summary.archive.paths]
-    click.echo(f"Archive: {', '.join(locations)} ({human_bytes(summary.archive.archive_bytes)})")
-    request = TerminateRequest(
-        source=source,
-        account=account,
-        archive=Path(summary.archive.paths[0]),
-        pubkey=public,
-        sign_key=secret,
-        billing=billing,
-        billing_options=_billing_options(billing_option),
-        jobs=os.cpu_count() or 2,
-    )
-    if not remote:
-        _run_terminate(request, pubkey, as_json=False)
-        shown = str(summary.archive.paths[0])
-    else:
-        from dataclasses import replace
+        try:
+            if remote:
+                from offboard.storage import open_destination
+                from offboard.storage.store import export_to
 
-        from offboard.storage.s3 import S3Destination
+                dest = open_destination(out_text)
+                summary = export_to(
+                    src, account, dest, name, export_options, archive_options, **store_opts
+                )
+            else:
+                summary = export_account(
+                    src, account, out / name, export_options, archive=archive_options
+                )
+        finally:
+            src.close()
+        if summary.problems and not allow_missing_documents:
+            from offboard.errors import DocumentsIncomplete
 
-        assert isinstance(dest, S3Destination)
-        with dest.fetch_locations(locations) as paths:
-            outcome = _run_terminate(
-                replace(request, archive=paths[0], location=locations[0]), pubkey, as_json=False
+            for p in summary.problems:
+                detail(f"document {p.kind} {p.number}: {p.reason}")
+            raise DocumentsIncomplete(
+                f"{len(summary.problems)} document(s) of account {account!r} are missing or "
+                f"unreadable; the archive {summary.out} was written but the subscription was not "
+                "terminated (pass --allow-missing-documents to close anyway)"
             )
-            receipt_opts = dict(store_opts)
-            if "lock" in receipt_opts and "retain_until" not in receipt_opts:
-                from offboard.storage.retained import end_of
+        click.echo(f"Exported account {account} ({summary.account_name}):")
+        for kind in summary.kinds:
+            docs = f", {len(kind.documents.documents)} documents" if kind.documents else ""
+            click.echo(f"  {kind.kind:<16} {kind.rows:>9,} records{docs}")
+        for p in summary.problems:
+            click.echo(f"  not exported: document {p.kind} {p.number} ({p.reason})")
+        locations = summary.archive.locations or [str(p) for p in summary.archive.paths]
+        click.echo(
+            f"Archive: {', '.join(locations)} ({human_bytes(summary.archive.archive_bytes)})"
+        )
+        request = TerminateRequest(
+            source=source,
+            account=account,
+            archive=Path(summary.archive.paths[0]),
+            pubkey=public,
+            sign_key=secret,
+            billing=billing,
+            billing_options=_billing_options(billing_option),
+            jobs=os.cpu_count() or 2,
+        )
+        if not remote:
+            _run_terminate(request, pubkey, as_json=False)
+            shown = str(summary.archive.paths[0])
+        else:
+            from dataclasses import replace
 
-                until = summary.archive.retain_until  # the archive's own, from its policy
-                receipt_opts["retain_until"] = None if until is None else end_of(until)
-            for file in outcome.receipt_files:
-                stored = dest.put_small(file.name, file.read_bytes(), **receipt_opts)
-                click.echo(f"  stored:   {stored}")
-        shown = dest.describe(name)
-    click.echo("Anyone can check the archive without offboard (README, 'Verify without offboard'):")
-    click.echo(f"  offboard verify {shown} --pubkey {pubkey}")
+            from offboard.storage.s3 import S3Destination
+
+            assert isinstance(dest, S3Destination)
+            with dest.fetch_locations(locations) as paths:
+                outcome = _run_terminate(
+                    replace(request, archive=paths[0], location=locations[0]), pubkey, as_json=False
+                )
+                receipt_opts = dict(store_opts)
+                if "lock" in receipt_opts and "retain_until" not in receipt_opts:
+                    from offboard.storage.retained import end_of
+
+                    until = summary.archive.retain_until  # the archive's own, from its policy
+                    receipt_opts["retain_until"] = None if until is None else end_of(until)
+                for file in outcome.receipt_files:
+                    stored = dest.put_small(file.name, file.read_bytes(), **receipt_opts)
+                    click.echo(f"  stored:   {stored}")
+            shown = dest.describe(name)
+        click.echo(
+            "Anyone can check the archive without offboard (README, 'Verify without offboard'):"
+        )
+        click.echo(f"  offboard verify {shown} --pubkey {pubkey}")
 
 
 def _confirm(account: str, yes: bool) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from offboard.cli.common import F, cli, handle_errors, json_option
-from offboard.errors import ArchiveInvalid, ConfigError, OutputError
+from offboard.errors import ArchiveInvalid, OutputError
 
 #: a retention rule's option, its help, in restic's order
 _RULES = (
@@ -116,18 +116,14 @@ def check(dest: str, pubkey: Path, subset: str | None, as_json: bool) -> None:
     """Verify every archive of DEST: signature and structure (fast), and a subset in full.
 
     Every problem of every archive is listed. Exit 0: all valid; 1: an archive is invalid
-    or cannot be read; 2: bad usage.
+    or cannot be read; 2: bad usage; 10: the public key cannot be read.
     """
     from manifests.signing import PublicKey
     from offboard.backup.check import Subset, check_destination, print_check_report
-    from offboard.errors import KeyFileError
     from offboard.storage import open_destination
 
     chosen = None if subset is None else Subset.parse(subset)
-    try:
-        key = PublicKey.load(pubkey)
-    except KeyFileError as exc:
-        raise ConfigError(str(exc)) from None
+    key = PublicKey.load(pubkey)
     today = datetime.now(UTC).date()
     report = check_destination(open_destination(dest), key, chosen, today=today)
     if as_json:

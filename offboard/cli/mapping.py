@@ -37,7 +37,8 @@ def check(
     """Run every table and document query of the mapping on one account of SOURCE.
 
     Prints what each exporter would get: rows, a sample row, and the problem an export would
-    stop with. Reads everything, writes nothing. Exit 0 when every query works, 3 otherwise.
+    stop with. Reads everything, writes nothing. Exit 0 when every query works; 22 when
+    one does not (each problem is listed).
     """
     from offboard.errors import SchemaError
     from offboard.sources.check import check_source
@@ -60,6 +61,7 @@ def check(
 
 
 @mapping.command("reference")
+@handle_errors
 def reference() -> None:
     """Print the reference schema's mapping: every query offboard runs by default.
 

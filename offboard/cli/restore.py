@@ -56,7 +56,7 @@ def restore(
     The database is in the reference schema and is an offboard source again: exporting the
     account from it gives the archive's files byte for byte. An archive that does not verify
     is refused (exit 1) and nothing is written; an account already in the database is refused
-    (exit 7). For a split archive, name any part. An encrypted archive (NAME.zip.age) needs
+    (exit 20). For a split archive, name any part. An encrypted archive (NAME.zip.age) needs
     --identity FILE: its seal is checked, then it is decrypted into a private temporary folder
     and restored from there.
     """

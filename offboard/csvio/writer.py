@@ -16,7 +16,9 @@ Formatting, the same for every exporter:
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,19 +104,31 @@ class CsvTableWriter:
         self._writer: pacsv.CSVWriter | None = None
         self._closed = False
 
+    @contextlib.contextmanager
+    def _os_errors(self) -> Iterator[None]:
+        """Arrow's errors writing the file as plain OSErrors naming it: ``strerror`` is the
+        system's reason (``No space left on device``), not Arrow's long message."""
+        try:
+            yield
+        except OSError as exc:
+            if not exc.errno or exc.filename:
+                raise
+            raise OSError(exc.errno, os.strerror(exc.errno), str(self.path)) from exc
+
     # -- header / data / footer -------------------------------------------------------------
     def write_header(self) -> None:
-        self._sink = pa.OSFile(str(self._tmp), "wb")
-        if self.dialect.bom:
-            self._sink.write(BOM)
-        options = pacsv.WriteOptions(
-            include_header=True,
-            delimiter=self.dialect.delimiter,
-            eol=self.dialect.eol,
-            quoting_style="needed",
-            batch_size=8192,
-        )
-        self._writer = pacsv.CSVWriter(self._sink, self._out_schema, write_options=options)
+        with self._os_errors():
+            self._sink = pa.OSFile(str(self._tmp), "wb")
+            if self.dialect.bom:
+                self._sink.write(BOM)
+            options = pacsv.WriteOptions(
+                include_header=True,
+                delimiter=self.dialect.delimiter,
+                eol=self.dialect.eol,
+                quoting_style="needed",
+                batch_size=8192,
+            )
+            self._writer = pacsv.CSVWriter(self._sink, self._out_schema, write_options=options)
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
@@ -127,7 +141,8 @@ class CsvTableWriter:
         self._add_totals(batch)
         self._add_numbers_and_dates(batch)
         columns = [_format_column(col, self.dialect) for col in batch.columns]
-        self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self._out_schema))
+        with self._os_errors():
+            self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self._out_schema))
         self.rows += batch.num_rows
 
     def close(self) -> None:
@@ -137,8 +152,9 @@ class CsvTableWriter:
         if self._writer is None:
             self.write_header()
         assert self._writer is not None and self._sink is not None
-        self._writer.close()
-        self._sink.close()
+        with self._os_errors():
+            self._writer.close()
+            self._sink.close()
         fd = os.open(self._tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -150,23 +166,31 @@ class CsvTableWriter:
         self._closed = True
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Drop the partial file (whatever closing it raises: on a full disk, it may)."""
         self._closed = True
         try:
             if self._writer is not None:
                 self._writer.close()
         except Exception:  # the file is being thrown away; its own error does not matter
             pass
-        if self._sink is not None and not self._sink.closed:
-            self._sink.close()
-        self._tmp.unlink(missing_ok=True)
+        try:
+            if self._sink is not None and not self._sink.closed:
+                self._sink.close()
+        except OSError:
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> CsvTableWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.close()
+            try:
+                self.close()
+            except BaseException:
+                self.abort()  # a file that could not be finished is not left behind
+                raise
         else:
             self.abort()
 

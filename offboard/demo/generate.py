@@ -114,7 +114,8 @@ def generate_demo(
     and then, with the stages ``accounts``, ``acc-0001 quotes`` (``invoices``, ``purchases``,
     ``bank``, ``accounting``) for each account, ``documents`` and ``indexes``.
 
-    Raises ValueError for a bad argument; on any error nothing is left behind and an existing
+    Raises ValueError for a bad argument, :class:`~offboard.errors.OutputError` when the demo
+    cannot be written (naming the file); on any error nothing is left behind and an existing
     demo at ``path`` is untouched.
     """
     if scale not in SCALES:
@@ -129,7 +130,10 @@ def generate_demo(
     tmp_db = path.with_name(f"{path.name}.tmp-{pid}")
     tmp_docs = docs_dir.with_name(f"{docs_dir.name}.tmp-{pid}")
     old_docs = docs_dir.with_name(f"{docs_dir.name}.old-{pid}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from exc
     for p in (tmp_db, tmp_docs, old_docs):
         _remove(p)
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -159,14 +163,23 @@ def generate_demo(
         tmp_docs.rename(docs_dir)
         os.replace(tmp_db, path)
         _remove(old_docs)
-    except BaseException:
+    except BaseException as exc:
         queue.close()
         if sink is not None:
             sink.close()
         for p in (tmp_db, tmp_docs):
             _remove(p)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from exc
         raise
     return DemoResult(path, docs_dir, [account_id(a) for a in range(1, accounts + 1)], counts)
+
+
+def _cannot_write(path: Path, exc: OSError) -> Exception:
+    from offboard.errors import OutputError
+
+    where = exc.filename if exc.filename is not None else path
+    return OutputError(f"demo {str(path)!r}: cannot write {str(where)!r}: {exc.strerror or exc}")
 
 
 def _copy_scans(target: Path) -> None:

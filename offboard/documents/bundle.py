@@ -14,19 +14,21 @@ the copied page objects to the page tree's ``/Kids`` ourselves) and ``OutlineIte
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
 from offboard.documents.copying import (
     DocumentFault,
+    PdfInput,
     Pending,
     StagedFile,
     os_reason,
@@ -34,13 +36,16 @@ from offboard.documents.copying import (
     short_reason,
 )
 from offboard.errors import OutputError
-from offboard.fsutil import temp_name
+from offboard.fsutil import DeferredErrors, temp_name
 
 #: pages one part holds at most, whatever its size: qpdf keeps a part's page tree and every
 #: source's object table in memory (about 30 KB per small document), so a byte cap alone would
 #: let a part of tiny documents grow without bound. 250 pages keep the whole large-account
 #: export near 170 MB peak RSS (1,000 pages: ~200 MB; see BENCHMARKS.md)
 MAX_PART_PAGES = 250
+#: pages one document may have (``--max-document-pages``): past it, the document is a problem
+#: (a page tree of millions of pages, shared or not, is a way to exhaust memory)
+MAX_DOCUMENT_PAGES = 10_000
 #: sources one part keeps open by path at most; later ones are read into memory (bounded by
 #: the part's size cap), so a part of thousands of small documents needs few file descriptors
 DEFAULT_MAX_OPEN_FILES = 256
@@ -89,8 +94,6 @@ class _Part:
     sources: list[pikepdf.Pdf] = field(default_factory=list)
     #: (bookmark title, first page object) per document
     marks: list[tuple[str, pikepdf.Object]] = field(default_factory=list)
-    #: the documents, given their final names once the part is written
-    pending: list[Pending] = field(default_factory=list)
     pages: int = 0
     bytes: int = 0
     open_files: int = 0
@@ -102,6 +105,114 @@ class _Part:
         self.pdf.close()
 
 
+class PartBuilder:
+    """One bundle part being built: documents appended one by one, then saved once.
+
+    What both the in-process :class:`BundleWriter` and the sandboxed document worker
+    (:mod:`offboard.documents.worker`) do with a document: open it with qpdf, admit it
+    (:func:`offboard.documents.admit.admit`: page count, active content), copy its pages into
+    the part with a bookmark, and keep the source open until the part is saved (qpdf copies
+    stream data only then, straight from the source).
+    """
+
+    def __init__(self, max_open: int) -> None:
+        self.max_open = max_open
+        self._part = _new_part()
+
+    @property
+    def pages(self) -> int:
+        return self._part.pages
+
+    @property
+    def bytes(self) -> int:
+        return self._part.bytes
+
+    @property
+    def by_path(self) -> bool:
+        """Whether the next document may be opened by path (a file descriptor held for it)."""
+        return self._part.open_files < self.max_open
+
+    def add(
+        self,
+        given: PdfInput,
+        shown: str,
+        size: int,
+        title: str,
+        *,
+        max_pages: int = MAX_DOCUMENT_PAGES,
+        inspect: Callable[[pikepdf.Pdf], None] | None = None,
+    ) -> int:
+        """Append the document ``given`` (named ``shown`` in reasons); return its page count.
+
+        Raises :class:`DocumentFault` (``encrypted``, ``unreadable: ...``, ``too many pages``,
+        ``active content: ...``) when it cannot be bundled; the part is then left as it was.
+        ``inspect(pdf)`` is called with the document open once it is admitted.
+        """
+        from offboard.documents.admit import SMALL_RAW, admit, lost_objects
+
+        part = self._part
+        raw = _small_bytes(given.source) if size < SMALL_RAW else None
+        try:
+            src = pikepdf.open(given.source)
+        except pikepdf.PasswordError:
+            raise DocumentFault("encrypted") from None
+        except MemoryError:
+            raise
+        except OSError as exc:
+            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
+        except Exception as exc:
+            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, shown)}") from None
+        try:
+            admit(src, max_pages, raw)
+            # objects copied before a failure are unreachable from the part: never written
+            copied = [part.pdf.copy_foreign(page.obj) for page in src.pages]
+            lost = lost_objects(src)
+            if lost is not None:
+                raise DocumentFault(f"unreadable: {lost}")
+        except DocumentFault:
+            src.close()
+            raise
+        except MemoryError:
+            src.close()
+            raise
+        except Exception as exc:
+            src.close()
+            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, shown)}") from None
+        if inspect is not None:
+            inspect(src)
+        part.sources.append(src)  # qpdf reads its streams when the part is saved
+        part.open_files += given.holds_fd
+        for page in copied:
+            page.Parent = part.tree
+            part.kids.append(page)
+        part.marks.append((title, copied[0]))
+        part.pages += len(copied)
+        part.bytes += size
+        return len(copied)
+
+    def save(self, final: Path) -> None:
+        """Write the part to ``final`` (through a temporary name); it stays open until
+        :meth:`close`."""
+        _save(self._part, final)
+
+    def close(self) -> None:
+        self._part.close()
+
+
+def _small_bytes(source: Path | BinaryIO) -> bytes | None:
+    """The bytes of a small document (None if they cannot be read: qpdf will say why)."""
+    try:
+        if isinstance(source, Path):
+            return source.read_bytes()
+        if isinstance(source, io.BytesIO):
+            return source.getvalue()
+        data = source.read()
+        source.seek(0)
+        return data
+    except (OSError, ValueError):
+        return None
+
+
 class BundleWriter:
     """Write ``<folder>/<kind>-bundle-001.pdf``, ``-002``... from documents added in order.
 
@@ -110,7 +221,9 @@ class BundleWriter:
     than the cap gets a part of its own.
 
     Call :meth:`add` per document, then :meth:`close`; on failure call :meth:`abort`. Output is
-    deterministic: the same documents in the same order give byte-identical parts.
+    deterministic: the same documents in the same order give byte-identical parts. This writer
+    opens the documents in its own process; the export opens them in a sandboxed worker
+    (:class:`offboard.documents.sandbox.SandboxBundler`), with the same parts as the result.
     """
 
     def __init__(
@@ -121,6 +234,7 @@ class BundleWriter:
         *,
         max_pages: int = MAX_PART_PAGES,
         max_open: int | None = None,
+        max_document_pages: int = MAX_DOCUMENT_PAGES,
     ) -> None:
         if cap_bytes < 1:
             raise ValueError(f"bundle cap must be at least 1 byte, not {cap_bytes}")
@@ -129,13 +243,15 @@ class BundleWriter:
         self.cap_bytes = cap_bytes
         self.max_pages = max_pages
         self.max_open = max_open_files() if max_open is None else max_open
+        self.max_document_pages = max_document_pages
         #: parts written so far, in order
         self.parts: list[Path] = []
         #: pages in the parts written so far
         self.pages = 0
         #: pages of each part written so far, in order
         self.part_pages: list[int] = []
-        self._part: _Part | None = None
+        self._part: PartBuilder | None = None
+        self._pending: list[Pending] = []
 
     def add(self, temp: Path, final: Path, size: int, title: str) -> int:
         """Append the PDF file at ``temp`` (``size`` bytes) with a bookmark; return its page
@@ -159,47 +275,20 @@ class BundleWriter:
         """
         part = self._part
         size = doc.size
-        if part is not None and part.pages and self._full(part, size):
+        if part is not None and part.pages and full(part.pages, part.bytes, size, self):
             self._flush()
             part = None
         if part is None:
-            part = self._part = _new_part()
+            part = self._part = PartBuilder(self.max_open)
         try:
-            given = doc.pdf_input(part.open_files < self.max_open)
+            given = doc.pdf_input(part.by_path)
         except OSError as exc:
             raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
-        try:
-            src = pikepdf.open(given.source)
-        except pikepdf.PasswordError:
-            raise DocumentFault("encrypted") from None
-        except OSError as exc:
-            raise DocumentFault(f"unreadable: {os_reason(exc)}") from None
-        except Exception as exc:
-            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, doc.shown)}") from None
-        try:
-            # objects copied before a failure are unreachable from the part: never written
-            copied = [part.pdf.copy_foreign(page.obj) for page in src.pages]
-        except Exception as exc:
-            src.close()
-            raise DocumentFault(f"unreadable: {short_reason(exc, given.name, doc.shown)}") from None
-        if not copied:
-            src.close()
-            raise DocumentFault("unreadable: no pages")
-        if inspect is not None:
-            inspect(src)
-        part.sources.append(src)  # qpdf reads its streams when the part is saved
-        part.open_files += given.holds_fd
-        for page in copied:
-            page.Parent = part.tree
-            part.kids.append(page)
-        part.marks.append((title, copied[0]))
-        part.pending.append(doc)
-        part.pages += len(copied)
-        part.bytes += size
-        return len(copied)
-
-    def _full(self, part: _Part, size: int) -> bool:
-        return part.bytes + size > self.cap_bytes or part.pages >= self.max_pages
+        pages = part.add(
+            given, doc.shown, size, title, max_pages=self.max_document_pages, inspect=inspect
+        )
+        self._pending.append(doc)
+        return pages
 
     def close(self) -> None:
         """Write the last part and give its documents their final names."""
@@ -212,23 +301,41 @@ class BundleWriter:
     def abort(self) -> None:
         """Drop the part being built: close its sources, drop its documents' bytes."""
         part, self._part = self._part, None
+        pending, self._pending = self._pending, []
         if part is not None:
             part.close()
-            for doc in part.pending:
-                doc.discard()
+        for doc in pending:
+            doc.discard()
 
     def _flush(self) -> None:
         part = self._part
         assert part is not None
-        final = self.folder / f"{self.kind}-bundle-{len(self.parts) + 1:03d}.pdf"
-        _save(part, final)  # on failure the part stays current, for abort()
+        final = part_path(self.folder, self.kind, len(self.parts) + 1)
+        part.save(final)  # on failure the part stays current, for abort()
         self._part = None
         part.close()
         self.parts.append(final)
         self.pages += part.pages
         self.part_pages.append(part.pages)
-        for doc in part.pending:
+        pending, self._pending = self._pending, []
+        for doc in pending:
             doc.publish()
+
+
+class _Caps(Protocol):
+    cap_bytes: int
+    max_pages: int
+
+
+def full(pages: int, size: int, adding: int, caps: _Caps) -> bool:
+    """Whether a part of ``pages`` pages and ``size`` bytes is closed before a document of
+    ``adding`` bytes (a part with no pages never is)."""
+    return pages > 0 and (size + adding > caps.cap_bytes or pages >= caps.max_pages)
+
+
+def part_path(folder: Path, kind: str, number: int) -> Path:
+    """The bundle part ``number`` (1-based) of ``kind``: ``<folder>/<kind>-bundle-NNN.pdf``."""
+    return folder / f"{kind}-bundle-{number:03d}.pdf"
 
 
 def _save(part: _Part, final: Path) -> None:
@@ -237,8 +344,9 @@ def _save(part: _Part, final: Path) -> None:
     try:
         part.tree.Count = part.pages
         _write_outline(part.pdf, part.marks)
-        with open(temp, "wb") as fh:
-            part.pdf.save(fh, **SAVE_OPTIONS)
+        # through Python, never to the descriptor: qpdf aborts the process on a write error
+        with open(temp, "wb", buffering=0) as fh, DeferredErrors(fh, temp) as out:
+            part.pdf.save(out, **SAVE_OPTIONS)
         os.replace(temp, final)
     except OSError as exc:
         remove_quietly(temp)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from offboard.documents.bundle import BundleWriter, bookmark_title
+from offboard.documents.bundle import bookmark_title
 from offboard.documents.copying import (
     DocumentFault,
     Held,
@@ -18,10 +18,10 @@ from offboard.documents.copying import (
 )
 from offboard.documents.model import DocumentProblem, DocumentResult, KindDocuments
 from offboard.documents.names import NameAllocator, safe_file_name
+from offboard.documents.sandbox import DocumentEngine, DocumentLimits, SandboxBundler
 from offboard.errors import OutputError
 from offboard.facturx import OPTIONAL, REQUIRED
 from offboard.facturx.checks import Finding
-from offboard.facturx.checks import inspect as inspect_facturx
 from offboard.facturx.checks import record as facturx_record
 from offboard.fsutil import temp_name
 from offboard.sources.base import DocumentRef, DocumentUnavailable
@@ -50,6 +50,7 @@ def export_documents(
     progress: Callable[[int], None] | None = None,
     spool: DocumentSpool | None = None,
     facturx: str | None = None,
+    engine: DocumentEngine | None = None,
 ) -> KindDocuments:
     """Export the documents ``refs`` of ``kind`` into ``root/documents/<kind>/`` and bundle them.
 
@@ -90,7 +91,25 @@ def export_documents(
     is the document's ``facturx`` entry, and each issue found a problem (``factur-x: ...``) of
     a document that is exported all the same. The comparison with the CSV rows comes after
     the tables are written (:func:`offboard.documents.facturx.check_rows`).
+
+    Every PDF is opened, checked and bundled in the document worker of ``engine``
+    (:mod:`offboard.documents.sandbox`), under its memory, time and page limits; a document
+    that crashes it or goes past a limit is a problem like any unreadable one. Without an
+    ``engine``, one with the default limits is started for this call.
     """
+    if engine is None:
+        with DocumentEngine(DocumentLimits(), None if spool is None else spool.fd) as own:
+            return export_documents(
+                refs,
+                resolve,
+                root,
+                kind,
+                bundle_cap_bytes=bundle_cap_bytes,
+                progress=progress,
+                spool=spool,
+                facturx=facturx,
+                engine=own,
+            )
     started = time.perf_counter()
     if safe_file_name(kind) != kind or kind.startswith("_"):
         raise ValueError(f"kind {kind!r} is not usable as a folder name")
@@ -108,7 +127,8 @@ def export_documents(
     except OSError as exc:
         raise OutputError(f"cannot create {made}: {os_reason(exc)}") from exc
     outcome = KindDocuments(kind=kind, documents=[], problems=[], bundles=[])
-    stage = _KindStage(kind, folder, BundleWriter(documents_dir, kind, bundle_cap_bytes), hold)
+    bundler = SandboxBundler(engine, documents_dir, kind, bundle_cap_bytes)
+    stage = _KindStage(kind, folder, bundler, hold)
     stage.facturx = facturx if facturx in (REQUIRED, OPTIONAL) else None
     try:
         for ref in refs:
@@ -131,7 +151,7 @@ def export_documents(
 class _KindStage:
     """The state of one kind's export: its folder, its names, its bundle."""
 
-    def __init__(self, kind: str, folder: Path, bundler: BundleWriter, hold: HoldFn) -> None:
+    def __init__(self, kind: str, folder: Path, bundler: SandboxBundler, hold: HoldFn) -> None:
         self.kind = kind
         self.folder = folder
         self.bundler = bundler
@@ -147,6 +167,8 @@ class _KindStage:
         outcome: KindDocuments,
     ) -> None:
         def problem(reason: str) -> None:
+            # the answer about the document in flight first: problems stay in document order
+            self.bundler.settle()
             outcome.problems.append(DocumentProblem(self.kind, ref.record_id, ref.number, reason))
 
         try:
@@ -164,48 +186,45 @@ class _KindStage:
             problem(fault.reason)
             return
         title = bookmark_title(ref.number, ref.date, ref.party)
-        found: list[Finding] = []
-        look = None
-        if self.facturx is not None:
-            required = self.facturx == REQUIRED
+        if not copied.has_pdf_header or not copied.has_eof_marker:
+            copied.set_aside(self._problem_path(final))
+            problem("not a PDF" if not copied.has_pdf_header else TRUNCATED)
+            return
 
-            def look(pdf: Any) -> None:
-                found.append(inspect_facturx(pdf, required=required))
+        def failed(reason: str) -> None:
+            copied.set_aside(self._problem_path(final))
+            outcome.problems.append(DocumentProblem(self.kind, ref.record_id, ref.number, reason))
+
+        def done(pages: int, finding: Finding | None) -> None:
+            entry = None
+            if finding is not None and (finding.xml is not None or finding.issues):
+                entry = self._facturx(finding, final)
+                for issue in finding.issues:
+                    outcome.problems.append(
+                        DocumentProblem(self.kind, ref.record_id, ref.number, issue.problem)
+                    )
+            outcome.documents.append(
+                DocumentResult(
+                    kind=self.kind,
+                    record_id=ref.record_id,
+                    number=ref.number,
+                    date=ref.date,
+                    party=ref.party,
+                    path=_relative(DOCUMENTS_DIR, self.kind, final.name),
+                    pages=pages,
+                    bytes=copied.size,
+                    sha256=copied.sha256,
+                    facturx=entry,
+                )
+            )
+            outcome.bytes += copied.size
 
         try:
-            if not copied.has_pdf_header:
-                raise DocumentFault("not a PDF")
-            if not copied.has_eof_marker:
-                raise DocumentFault(TRUNCATED)
             # given its final name by the bundler once its part is written
-            pages = self.bundler.add_pending(copied, title, look)
-        except DocumentFault as fault:
-            copied.set_aside(self._problem_path(final))
-            problem(fault.reason)
-            return
+            self.bundler.submit(copied, title, self.facturx, done, failed)
         except BaseException:
             copied.discard()
             raise
-        entry = None
-        if found and (found[0].xml is not None or found[0].issues):
-            entry = self._facturx(found[0], final)
-            for issue in found[0].issues:
-                problem(issue.problem)
-        outcome.documents.append(
-            DocumentResult(
-                kind=self.kind,
-                record_id=ref.record_id,
-                number=ref.number,
-                date=ref.date,
-                party=ref.party,
-                path=_relative(DOCUMENTS_DIR, self.kind, final.name),
-                pages=pages,
-                bytes=copied.size,
-                sha256=copied.sha256,
-                facturx=entry,
-            )
-        )
-        outcome.bytes += copied.size
 
     def _facturx(self, finding: Finding, final: Path) -> dict[str, Any]:
         """Write the XML beside its PDF (when it is kept); the document's ``facturx`` entry."""

@@ -250,3 +250,8 @@ class _Named(io.BytesIO):
 
     def __str__(self) -> str:
         return self._name
+
+
+def named_bytes(data: bytes, name: str) -> io.BytesIO:
+    """``data`` as a stream that qpdf's messages name ``name``."""
+    return _Named(data, name)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offboard import __version__
-from offboard.errors import ArchiveInvalid, ArchiveStale, GateRefused
+from offboard.errors import ArchiveInvalid, ArchiveStale, GateRefused, UnknownAccount
 from offboard.gate import receipt as R
 from offboard.gate.failpoints import failpoint
 
@@ -146,8 +146,9 @@ def _subscription(store: GateStore, account: str, record: TerminationRecord | No
     sub = store.subscription(account)
     if sub is None:
         known = store.conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account,)).fetchone()
-        what = "has no subscription" if known else "does not exist in the source"
-        raise GateRefused(f"account {account!r} {what}: there is nothing to terminate")
+        if not known:
+            raise UnknownAccount(account)
+        raise GateRefused(f"account {account!r} has no subscription: there is nothing to terminate")
     if record is not None:
         return sub  # a pending termination: it was checked when it began
     if sub.status == "terminated":

@@ -34,6 +34,7 @@ from offboard.errors import (
     SchemaError,
     SourceError,
     SourceUnavailable,
+    UnknownAccount,
 )
 from offboard.sources.sqlite import database_path
 
@@ -239,8 +240,9 @@ class GateStore:
                 exists = self._conn.execute(
                     "SELECT 1 FROM accounts WHERE id = ?", (account,)
                 ).fetchone()
-                why = "has no subscription" if exists else "does not exist in the source"
-                raise GateRefused(f"account {account!r} {why}: nothing to cancel")
+                if not exists:
+                    raise UnknownAccount(account)
+                raise GateRefused(f"account {account!r} has no subscription: nothing to cancel")
             if sub.status == TERMINATED:
                 raise GateRefused(
                     f"account {account!r}: subscription {sub.id!r} is already terminated "

@@ -7,7 +7,7 @@ The steps, in order; a failure at any one of them leaves nothing behind::
     plan       its tables against the exporters' (kinds, columns, types) and its documents
                against its payload: where each table and each document goes
     begin      the target opened: a new database created with the reference schema, or an
-               existing one in a transaction; an account already there is refused (exit 7)
+               existing one in a transaction; an account already there is refused (exit 20)
     documents  written into hidden folders under the documents root, each checked again
                against the archive's manifest
     tables     the account row, then every table, referenced tables first, streamed: CSV

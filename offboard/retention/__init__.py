@@ -64,7 +64,7 @@ class Policy:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or exc
-            raise ConfigError(f"--retention {path}: {why}") from None
+            raise ConfigError(f"retention policy {path}: cannot be read: {why}") from None
         return cls.from_toml(text, str(path))
 
     @classmethod

@@ -202,7 +202,7 @@ class PostgresSource(SqlSource):
             message = _first_line(exc)
             if _unavailable(message):
                 raise SourceUnavailable(f"{what}: {message}") from exc
-            raise SchemaError(f"{what}: the query failed: {message}") from exc
+            raise SchemaError(f"{self.describe()}: {what}: the query failed: {message}") from exc
         try:
             yield from reader
         except (OSError, pa.ArrowException) as exc:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -114,6 +115,8 @@ class SQLiteSource(SqlSource):
         self._conn: Any = None
         self._db: Any = None
         self._materialized = Materialized()
+        #: the query streams not yet finished (a reader stopped by an error holds one open)
+        self._streams: weakref.WeakSet[Generator[pa.RecordBatch, None, None]] = weakref.WeakSet()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteSource:
@@ -139,13 +142,26 @@ class SQLiteSource(SqlSource):
 
     def close(self) -> None:
         self._materialized.close()
+        # a stream left suspended (its reader stopped by an error, the traceback keeping it
+        # alive) holds an open statement, which ADBC refuses to outlive its connection: the
+        # error that stopped it would give way to "cannot close AdbcConnection"
+        for stream in list(self._streams):
+            stream.close()
         if self._conn is not None:
             self._conn.close()
             self._db.close()
             self._conn = None
 
     def _query(self, sql: str, params: list[str], what: str) -> Iterator[pa.RecordBatch]:
-        """Run ``sql`` with string ``params``; yield its record batches."""
+        """Run ``sql`` with string ``params``; yield its record batches (closed with the
+        source if not finished before)."""
+        stream = self._stream(sql, params, what)
+        self._streams.add(stream)
+        return stream
+
+    def _stream(
+        self, sql: str, params: list[str], what: str
+    ) -> Generator[pa.RecordBatch, None, None]:
         import adbc_driver_manager
 
         statement = adbc_driver_manager.AdbcStatement(self._connection())
@@ -163,7 +179,7 @@ class SQLiteSource(SqlSource):
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "locked" in message or "busy" in message:
                 raise SourceUnavailable(f"{what}: {message}") from exc
-            raise SchemaError(f"{what}: the query failed: {message}") from exc
+            raise SchemaError(f"{self.describe()}: {what}: the query failed: {message}") from exc
         try:
             yield from reader
         except OSError as exc:

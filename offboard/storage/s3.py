@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from offboard.errors import ConfigError, OutputError, StorageError
+from offboard.errors import ArchiveError, ConfigError, StorageError
 from offboard.storage import (
     STATE_DIR,
     Destination,
@@ -222,10 +222,10 @@ class S3Destination(Destination):
             stem = whole.removesuffix(".age").removesuffix(".zip")
             found = [a for a in self._listed(stem) if a.name == whole]
             if not found:
-                raise OutputError(f"{self.describe(name)}: no such archive")
+                raise ArchiveError(f"{self.describe(name)}: no such archive")
             parts = [(p.name, None) for p in found[0].parts]
             if whole != name and name not in {n for n, _ in parts}:
-                raise OutputError(f"{self.describe(name)}: no such archive part")
+                raise ArchiveError(f"{self.describe(name)}: no such archive part")
         if whole.endswith(".age") and version_id is not None:
             raise ConfigError("--version-id names one object: not for an encrypted archive")
         with download_parts(self, parts) as paths:

@@ -119,19 +119,19 @@ def test_the_spool_and_the_pack_are_gone_after_an_interrupt(
     packs: list[Pack],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from offboard.documents.bundle import BundleWriter
+    from offboard.documents.sandbox import SandboxBundler
 
-    flush = BundleWriter._flush
+    flush = SandboxBundler._flush
     parts = 0
 
-    def interrupted(self: BundleWriter) -> None:
+    def interrupted(self: SandboxBundler) -> None:
         nonlocal parts
         parts += 1
         if parts == 3:
             raise KeyboardInterrupt
         flush(self)
 
-    monkeypatch.setattr(BundleWriter, "_flush", interrupted)
+    monkeypatch.setattr(SandboxBundler, "_flush", interrupted)
     out = tmp_path / "out" / "acc-0001.zip"
     out.parent.mkdir()
     with pytest.raises(KeyboardInterrupt):

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from offboard.cli import cli
+from offboard.errors import ExitCode
 from tests.manifests.conftest import Made
 
 
@@ -23,7 +24,7 @@ def test_keygen_writes_a_private_key_and_a_public_key(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "k.key").stat().st_mode) == 0o600
     assert (tmp_path / "k.pub").read_text().startswith("untrusted comment: minisign public key")
     code, _, err = run("keygen", str(tmp_path / "k"), "--no-passphrase")
-    assert code == 7 and "exists" in err
+    assert code == ExitCode.OUTPUT_EXISTS and "exists" in err
 
 
 def test_keygen_without_a_terminal_or_passphrase_refuses(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_encrypted_key_signs_with_the_passphrase_from_the_environment(
         "contacts",
     ]
     code, _, err = run(*args, env={"OFFBOARD_PASSPHRASE": "wrong"})
-    assert code == 10 and "passphrase" in err.lower()
+    assert code == ExitCode.WRONG_PASSPHRASE and "passphrase" in err.lower()
     assert not (tmp_path / "a.zip").exists()
     assert run(*args, env=env)[0] == 0
     assert run("verify", str(tmp_path / "a.zip"), "-p", str(tmp_path / "k.pub"))[0] == 0
@@ -115,11 +116,12 @@ def test_verify_exit_codes(archive: Made, tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     code, out, err = run("verify", str(bad), "--pubkey", pub)
     assert code == 1 and "INVALID" in out and "problem" in err
-    # unreadable input or bad usage: 2
-    assert run("verify", str(tmp_path / "nope.zip"), "--pubkey", pub)[0] == 2
-    assert run("verify", str(archive.path))[0] == 2
+    # an archive that cannot be read: 19; bad usage: 2; a public key that cannot be read: 10
+    assert run("verify", str(tmp_path / "nope.zip"), "--pubkey", pub)[0] == ExitCode.UNREADABLE
+    assert run("verify", str(archive.path))[0] == ExitCode.USAGE
     (tmp_path / "bad.pub").write_text("not a key\n")
-    assert run("verify", str(archive.path), "--pubkey", str(tmp_path / "bad.pub"))[0] == 2
+    bad_key = run("verify", str(archive.path), "--pubkey", str(tmp_path / "bad.pub"))
+    assert bad_key[0] == ExitCode.KEY and "bad.pub" in bad_key[2]
 
 
 def test_verify_with_another_key_is_invalid(archive: Made, tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def test_non_empty_output_is_not_overwritten(tiny_db: Path, tmp_path: Path) -> N
     (out / "keep.txt").write_text("mine")
     args = ["export", str(tiny_db), "-a", ACCOUNT, "--out", str(out), "--no-documents", "-q"]
     code, _, err = run(*args)
-    assert code == ExitCode.OUTPUT and "--overwrite" in err
+    assert code == ExitCode.OUTPUT_EXISTS and "--overwrite" in err
     assert (out / "keep.txt").read_text() == "mine"
     code, _, _ = run(*args, "--overwrite")
     assert code == 0

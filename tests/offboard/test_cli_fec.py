@@ -1,5 +1,5 @@
 """``offboard fec-check FILE``: exit 0 valid, 1 invalid (every problem listed with its line),
-2 unreadable; ``--json``; a cap on the problems listed, with the count of the rest."""
+19 unreadable; ``--json``; a cap on the problems listed, with the count of the rest."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from offboard.cli import cli
+from offboard.errors import ExitCode
 from tests.offboard.accounting.fecfiles import BAD_SIREN, NAME, column, data, rows
 
 
@@ -34,9 +35,11 @@ def test_an_invalid_file_exits_1_and_lists_every_problem_with_its_line(tmp_path:
     table[1][column("Credit")] = "100.00"  # line 3: a dot decimal (and its entry unbalanced)
     table[4][column("CompteLib")] = ""  # line 6
     path = write(tmp_path, data(table), f"{BAD_SIREN}FEC20251231.txt")
-    code, out, _ = run(str(path))
+    code, out, err = run(str(path))
     assert code == 1
     assert out.startswith(f"INVALID {BAD_SIREN}FEC20251231.txt")
+    listed = [line for line in out.splitlines() if line.startswith("  ")]
+    assert err == f"offboard: error: {path}: not a valid FEC: {len(listed)} problem(s) found\n"
     for expected in (
         "file: file-name: SIREN 805361475 fails its Luhn check",
         "line 3: amount: Credit '100.00' is not an amount",
@@ -93,8 +96,8 @@ def test_start_narrows_the_fiscal_year(tmp_path: Path) -> None:
     assert code == 2 and "--start" in err
 
 
-def test_a_file_that_cannot_be_read_exits_2(tmp_path: Path) -> None:
+def test_a_file_that_cannot_be_read_exits_19(tmp_path: Path) -> None:
     code, _, err = run(str(tmp_path / NAME))
-    assert code == 2 and "cannot be read" in err
-    code, _, _ = run(str(tmp_path))  # a folder
-    assert code == 2
+    assert code == ExitCode.UNREADABLE and "cannot be read" in err and NAME in err
+    code, _, err = run(str(tmp_path))  # a folder: click's usage error
+    assert code == ExitCode.USAGE and "is a directory" in err

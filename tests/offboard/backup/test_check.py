@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from offboard.backup.check import Subset, group_of
 from offboard.cli import cli
-from offboard.errors import ConfigError, StorageError
+from offboard.errors import ConfigError, ExitCode, StorageError
 from offboard.storage import StoredArchive
 from offboard.storage.local import LocalDestination
 from tests.offboard.backup.signed_backups import (  # noqa: F401 - the fixtures
@@ -182,7 +182,7 @@ def test_the_wrong_key_makes_every_archive_invalid(backups: Backups, tmp_path: P
 
 def test_usage_errors(backups: Backups, tmp_path: Path) -> None:
     code, _, err = run("check", str(backups.folder), "-p", str(tmp_path / "none.pub"))
-    assert code == 2
+    assert code == ExitCode.KEY and "none.pub" in err  # a key file that cannot be read
     for subset in ("0/3", "4/3", "1/0", "0%", "101%", "half", "-5%"):
         code, _, err = run(
             "check", str(backups.folder), "-p", str(backups.keys.pub), "--read-data-subset", subset

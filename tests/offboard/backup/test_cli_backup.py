@@ -144,7 +144,7 @@ def test_two_runs_at_once_one_backs_up_the_other_reports_locked(
         assert lock.stat().st_size > 0
         second = _run(demo_db, dest, key, tmp_path / "second.json")
         _, err = second.communicate(timeout=120)
-        assert second.returncode == ExitCode.BACKUP_INCOMPLETE, err
+        assert second.returncode == ExitCode.LOCKED, err  # every account not done was locked
         (locked,) = json.loads((tmp_path / "second.json").read_text())["accounts"]
         assert (locked["outcome"], locked["exit_code"]) == ("locked", ExitCode.LOCKED)
         assert f"held by pid {first.pid}" in locked["error"]

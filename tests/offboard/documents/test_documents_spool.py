@@ -14,6 +14,7 @@ import pytest
 from isal import isal_zlib
 
 from offboard.documents import KindDocuments, export_documents
+from offboard.documents import sandbox as sandbox_module
 from offboard.documents import spool as spool_module
 from offboard.documents.export import TRUNCATED
 from offboard.documents.spool import DocumentSpool
@@ -104,18 +105,21 @@ def test_the_same_outcome_as_copies_to_files(
     spool by qpdf."""
     monkeypatch.setattr(spool_module, "IN_MEMORY", in_memory)
     windows: list[int] = []
+    original = sandbox_module._source
 
-    class Window(spool_module.PreadWindow):
-        def __init__(self, fd: int, offset: int, size: int, **kw: Any) -> None:
-            super().__init__(fd, offset, size, **kw)
-            windows.append(size)
+    def source(doc: Any) -> list[Any]:
+        sent = original(doc)
+        if sent[0] == "spool" and sent[3] == "window":  # the worker reads it from the spool
+            windows.append(sent[2])
+        return sent
 
-    monkeypatch.setattr(spool_module, "PreadWindow", Window)
+    monkeypatch.setattr(sandbox_module, "_source", source)
     files, spooled = both_ways(
         every_kind_of_document(tmp_path, make_pdf), tmp_path, spool, bundle_cap_bytes=60_000
     )
     assert spooled == files
-    # qpdf read the large documents back from the spool; with in_memory=0, all of them
+    # qpdf (in the document worker) read the large documents back from the spool; with
+    # in_memory=0, all of them
     large = [s for s in windows if s > DEFAULT_IN_MEMORY]
     assert large and (len(windows) == len(large)) == bool(in_memory)
     reasons = {p.number: p.reason for p in files.problems}

@@ -193,7 +193,7 @@ def test_a_change_to_another_account_is_not_a_change(demo: Demo) -> None:
 # -- the subscription -----------------------------------------------------------------------
 def test_unknown_account(demo: Demo) -> None:
     result = terminate(demo, demo.archive, "acc-9999")
-    refused(result, ExitCode.REFUSED, "'acc-9999' does not exist in the source")
+    refused(result, ExitCode.UNKNOWN_ACCOUNT, "account 'acc-9999' not found in the source")
     not_terminated(demo)
 
 
@@ -272,8 +272,8 @@ def test_locked_by_another_process(demo: Demo) -> None:
 def test_cancel_refusals(demo: Demo) -> None:
     refused(
         invoke("cancel", demo.db, "--account", "acc-9999"),
-        ExitCode.REFUSED,
-        "'acc-9999' does not exist in the source",
+        ExitCode.UNKNOWN_ACCOUNT,
+        "account 'acc-9999' not found in the source",
     )
     assert terminate(demo).exit_code == 0
     refused(

@@ -15,6 +15,7 @@ from offboard.errors import (
     SchemaError,
     SourceError,
     SourceUnavailable,
+    UnknownAccount,
 )
 from offboard.gate import GateStore, open_store
 from offboard.gate.store import MAX_REASON, SUBSCRIPTION_COLUMNS
@@ -293,17 +294,17 @@ def test_good_reasons_are_kept(store: GateStore, reason: str, stored: str | None
 
 
 @pytest.mark.parametrize(
-    ("account", "why"),
+    ("account", "code", "why"),
     [
-        ("acc-9999", "'acc-9999' does not exist"),
-        ("acc-0004", "'acc-0004' has no subscription"),
-        ("acc-0003", "'acc-0003': subscription 'sub-0003' is already terminated"),
+        ("acc-9999", ExitCode.UNKNOWN_ACCOUNT, "account 'acc-9999' not found in the source"),
+        ("acc-0004", ExitCode.REFUSED, "'acc-0004' has no subscription"),
+        ("acc-0003", ExitCode.REFUSED, "'acc-0003': subscription 'sub-0003' is already terminated"),
     ],
 )
-def test_cancellation_refusals(store: GateStore, account: str, why: str) -> None:
-    with pytest.raises(GateRefused, match=why) as err:
+def test_cancellation_refusals(store: GateStore, account: str, code: ExitCode, why: str) -> None:
+    with pytest.raises((GateRefused, UnknownAccount), match=why) as err:
         store.request_cancellation(account, None, NOW, True)
-    assert err.value.exit_code == ExitCode.REFUSED
+    assert err.value.exit_code == code
     assert store.audit(account) == []
     assert not store.conn.in_transaction
 

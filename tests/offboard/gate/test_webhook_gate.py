@@ -79,7 +79,7 @@ def test_a_final_refusal_leaves_it_pending_until_a_rerun(
 ) -> None:
     billing_server.play(reply(422, b'{"error": "an unpaid invoice is open"}'))
     result = invoke(*terminate_args(demo, extra=webhook(billing_server)), env=ENV)
-    assert result.exit_code == ExitCode.BILLING, result.stderr
+    assert result.exit_code == ExitCode.BILLING_REJECTED, result.stderr
     assert "refused to terminate subscription 'sub-0001'" in result.stderr
     assert "HTTP 422" in result.stderr
     pending = state(demo.db)

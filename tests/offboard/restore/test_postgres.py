@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from offboard.demo.postgres import load_demo
+from offboard.errors import ExitCode
 from tests.manifests.conftest import Keys
 from tests.pgserver import PgServer, pg_server_session  # noqa: F401
 
@@ -49,7 +50,7 @@ def test_an_account_already_in_the_database_is_refused(
     url = new_database(pg_server)
     load_demo(demo_db, url)  # the demo's accounts, acc-0001 among them
     done = restore(archive_std.path, f"{url}?documents={tmp_path / 'docs'}", restore_keys)
-    assert done.exit_code == 7
+    assert done.exit_code == ExitCode.OUTPUT_EXISTS
     assert "account 'acc-0001' already exists in PostgreSQL database" in done.output
     assert not (tmp_path / "docs").exists()
 
@@ -108,5 +109,5 @@ def test_a_database_with_part_of_the_schema_is_refused(
     url = new_database(pg_server)
     pg_server.psql("CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT)", url.rsplit("/", 1)[1])
     done = restore(archive_std.path, f"{url}?documents={tmp_path}", restore_keys)
-    assert done.exit_code == 3
+    assert done.exit_code == ExitCode.SCHEMA
     assert "is not in the reference schema: it has no table companies" in done.output

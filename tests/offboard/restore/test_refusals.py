@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from offboard.errors import OutputError
+from offboard.errors import ExitCode, OutputError
 from tests.manifests.conftest import Keys, make_keys, resign
 
 from .conftest import Archive, documents_of, export, restore, round_trip, tree
@@ -203,7 +203,7 @@ def test_an_existing_database_must_be_in_the_reference_schema(
     conn.close()
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
     done = restore(archive_std.path, str(db), restore_keys)
-    assert done.exit_code == 3
+    assert done.exit_code == ExitCode.SCHEMA
     assert "is not in the reference schema: it has no table companies" in done.output
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
     assert not documents_of(db).exists()

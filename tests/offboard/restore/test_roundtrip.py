@@ -11,6 +11,7 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
+from offboard.errors import ExitCode
 from tests.manifests.conftest import Keys
 
 from .conftest import (
@@ -35,7 +36,12 @@ def test_a_restored_database_exports_the_same_archive_again(
     for key in ("archive_id", "source"):  # the source is another database; the id follows it
         before.pop(key), after.pop(key)
     assert after == before  # tables, totals, numbering, documents, bundles, problems
-    assert sorted(p.name for p in db.parent.iterdir()) == ["new-documents", "new.db"]
+    # and the export of the restored database kept its account lock beside it
+    assert sorted(p.name for p in db.parent.iterdir()) == [
+        "new-documents",
+        "new.db",
+        "new.db.offboard-locks",
+    ]
 
 
 def test_restored_under_the_same_name_the_archive_is_identical_byte_for_byte(
@@ -110,7 +116,7 @@ def test_the_same_account_again_is_refused_and_nothing_changes(
     assert restore(archive_std.path, str(db), restore_keys).exit_code == 0
     before = tree(tmp_path)
     done = restore(archive_std.path, str(db), restore_keys)
-    assert done.exit_code == 7
+    assert done.exit_code == ExitCode.OUTPUT_EXISTS
     assert "account 'acc-0001' already exists in SQLite database new.db" in done.output
     assert tree(tmp_path) == before
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from offboard.errors import ExitCode
 from tests.httpapi import (
     Delay,
     DemoApi,
@@ -170,7 +171,7 @@ def test_a_timeout_is_retried(demo_api: DemoApi, token: str, tmp_path: Path) -> 
 def test_retries_end_with_a_clear_error(demo_api: DemoApi, token: str, tmp_path: Path) -> None:
     demo_api.inject(INVOICES, *[Status(503)] * 5)
     code, output = invoices_only(demo_api, tmp_path, mapping(tmp_path))
-    assert code == 3, output
+    assert code == ExitCode.SOURCE_UNAVAILABLE, output
     assert "no usable answer after 5 attempt(s)" in output and "HTTP 503" in output
     assert not (tmp_path / "out").exists()
 
@@ -227,10 +228,10 @@ def test_an_http_source_needs_an_http_mapping(
     demo_api: DemoApi, token: str, tmp_path: Path
 ) -> None:
     code, output = export(demo_api.base_url, tmp_path / "out")
-    assert code == 2 and "needs --mapping FILE with an [http] section" in output
+    assert code == ExitCode.MAPPING and "needs --mapping FILE with an [http] section" in output
     bad = mapping(tmp_path, pagination="sideways")
     code, output = export(demo_api.base_url, tmp_path / "out", "--mapping", str(bad))
-    assert code == 2 and "pagination must be one of" in output and str(bad) in output
+    assert code == ExitCode.MAPPING and "pagination must be one of" in output and str(bad) in output
 
 
 def test_next_links_and_documents_stay_on_the_api_s_host() -> None:

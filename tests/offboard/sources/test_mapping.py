@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from offboard.cli import cli
+from offboard.errors import ExitCode
 from tests.offboard.sources.acme import MAPPING, build_acme
 from tests.offboard.sources.exports import export, files
 
@@ -50,7 +51,7 @@ def test_without_its_mapping_the_acme_database_cannot_be_exported(
     acme: Path, tmp_path: Path
 ) -> None:
     code, output = export(f"sqlite:///{acme}", tmp_path / "out")
-    assert code == 3 and "accounts" in output
+    assert code == ExitCode.SCHEMA and "accounts" in output
 
 
 def test_through_its_mapping_the_export_is_the_reference_one_byte_for_byte(
@@ -97,7 +98,7 @@ def test_an_unknown_column_is_refused_naming_table_and_column(acme: Path, tmp_pa
         "SELECT party_id AS id, 'x' AS nickname, display_name AS name,",
     )
     code, output = export(f"sqlite:///{acme}", tmp_path / "out", "--mapping", str(bad))
-    assert code == 3, output
+    assert code == ExitCode.SCHEMA, output
     assert "table contacts_companies" in output and "'nickname'" in output
     assert not (tmp_path / "out").exists()
 
@@ -105,7 +106,7 @@ def test_an_unknown_column_is_refused_naming_table_and_column(acme: Path, tmp_pa
 def test_a_missing_required_column_is_refused(acme: Path, tmp_path: Path) -> None:
     bad = mapping_with(tmp_path, "given_name AS first_name,", "")
     code, output = export(f"sqlite:///{acme}", tmp_path / "out", "--mapping", str(bad))
-    assert code == 3 and "required column 'first_name'" in output, output
+    assert code == ExitCode.SCHEMA and "required column 'first_name'" in output, output
 
 
 def test_a_missing_optional_column_is_empty(
@@ -177,7 +178,7 @@ def test_a_broken_mapping_is_refused_naming_what_is_wrong(
 ) -> None:
     bad = mapping_with(tmp_path, old, new)
     code, output = export(f"sqlite:///{acme}", tmp_path / "out", "--mapping", str(bad))
-    assert code == 2, output
+    assert code == ExitCode.MAPPING, output
     assert str(bad) in output and message in output, output
 
 
@@ -185,7 +186,7 @@ def test_a_missing_mapping_file_is_named(acme: Path, tmp_path: Path) -> None:
     code, output = export(
         f"sqlite:///{acme}", tmp_path / "out", "--mapping", str(tmp_path / "nope.toml")
     )
-    assert code == 2 and "nope.toml" in output and "no such file" in output
+    assert code == ExitCode.MAPPING and "nope.toml" in output and "no such file" in output
 
 
 def test_sqlite_cents_are_exact() -> None:

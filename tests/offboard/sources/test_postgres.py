@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from offboard.cli import cli
 from offboard.demo.postgres import load_demo
+from offboard.errors import ExitCode
 from tests.offboard.sources.exports import export, files
 from tests.pgserver import PgServer, pg_server_session  # noqa: F401
 
@@ -154,7 +155,7 @@ def test_a_server_that_does_not_answer_is_named(tmp_path: Path) -> None:
             str(tmp_path / "out"),
         ],
     )
-    assert done.exit_code == 3, done.output  # the source
+    assert done.exit_code == ExitCode.SOURCE_UNAVAILABLE, done.output  # retriable: refused
     assert f"PostgreSQL database demo on 127.0.0.1:{port}: cannot connect" in done.output
     assert "Traceback" not in done.output
 

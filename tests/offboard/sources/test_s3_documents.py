@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from offboard.errors import ExitCode
 from tests.offboard.sources.exports import export, files
 
 BUCKET = "acme-documents"
@@ -102,4 +103,4 @@ def test_a_bad_s3_section_is_refused(tmp_path: Path, demo_db: Path) -> None:
     bad = mapping(tmp_path)
     bad.write_text(bad.read_text().replace(f'bucket = "{BUCKET}"', 'bucket = "Not A Bucket"'))
     code, output = export(f"sqlite:///{demo_db}", tmp_path / "out", "--mapping", str(bad))
-    assert code == 2 and "s3 bucket must be an S3 bucket name" in output
+    assert code == ExitCode.MAPPING and "s3 bucket must be an S3 bucket name" in output

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from offboard.cli import cli
+from offboard.errors import ExitCode
 from tests.manifests.conftest import Keys
 from tests.s3server import client
 
@@ -92,7 +93,7 @@ def test_verify_reads_the_archive_from_s3(demo_db: Path, keys: Keys, bucket: str
     )
     assert by_version.exit_code == 0, by_version.output
     missing = run("verify", f"s3://{bucket}/nothing.zip", "--pubkey", str(keys.pub))
-    assert missing.exit_code == 7 and "no such archive" in missing.output
+    assert missing.exit_code == ExitCode.UNREADABLE and "no such archive" in missing.output
 
 
 def test_a_tampered_object_fails_verify(demo_db: Path, keys: Keys, bucket: str) -> None:
@@ -140,7 +141,7 @@ def test_an_existing_archive_is_kept_unless_overwrite(
     out = f"s3://{bucket}/acc-0001.zip"
     assert export(demo_db, out, keys).exit_code == 0
     again = export(demo_db, out, keys)
-    assert again.exit_code == 7 and "already exists" in again.output
+    assert again.exit_code == ExitCode.OUTPUT_EXISTS and "already exists" in again.output
     assert len(versions(bucket)) == 1
     assert export(demo_db, out, keys, "--overwrite").exit_code == 0
     assert len(versions(bucket)) == 2  # the bucket keeps the older version
@@ -186,7 +187,7 @@ def test_bytes_changed_on_the_way_are_caught_and_nothing_is_left(
 
     monkeypatch.setattr(sink.MultipartSink, "_upload", corrupting)
     result = export(demo_db, f"s3://{bucket}/acc-0001.zip", keys)
-    assert result.exit_code == 7, result.output
+    assert result.exit_code == ExitCode.UPLOAD_UNVERIFIED, result.output
     assert "part 1 read back differs from what was sent" in result.output
     assert versions(bucket) == []  # the bad version was deleted
     assert uploads(bucket) == []

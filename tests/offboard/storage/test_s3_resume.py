@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from offboard.errors import ExitCode
 from tests.manifests.conftest import Keys
 from tests.offboard.storage.test_s3_export import body, uploads
 
@@ -68,7 +69,7 @@ def test_a_killed_upload_resumes_into_the_same_object(
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     again = subprocess.run(_args(demo_db, out, keys), env=env, capture_output=True, text=True)
-    if again.returncode == 7 and "already exists" in again.stderr:
+    if again.returncode == ExitCode.OUTPUT_EXISTS and "already exists" in again.stderr:
         pass  # the killed run had finished: its object is checked below
     else:
         assert again.returncode == 0, again.stderr

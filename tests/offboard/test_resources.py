@@ -1,0 +1,86 @@
+"""Memory stays under the 256 MB bound: `offboard export` and `offboard verify`, each process.
+
+The input is the one the default settings make costliest for memory: five documents of 46 MB
+(just under `--max-document-size`'s 50 MB) in one kind, the first four of which fill a bundle
+part up to the 200 MiB bundle cap, plus the demo account's tables and other documents: a
+460 MB archive. The export bundles in a worker process that holds a part's pages
+in memory until it writes the part, so this is where the export's memory peaks whatever the
+size of the account; the verifier reads these documents through windows on the archive
+(they are past its 32 MiB in-memory size).
+
+Each command runs in a process of its own; each process's own peak (VmHWM, see
+bench/peaks.py: not ``ru_maxrss``, which Linux starts at the parent's peak, here pytest's) must
+stay under 256 MB. The CSV side (a 1 GB account) and a 5.4 GB archive are measured by
+`make bench` (bench/resources.py), not here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.pdfgen import replace_billing_pdfs
+from bench.peaks import Peaks, measure
+
+BOUND_MB = 256
+#: a part's documents in memory at most, by the default bundle cap (200 MiB)
+PART_MB = 200 * 1.048576
+
+
+@pytest.fixture(scope="module")
+def heavy(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo database whose acc-0001 has five 46 MB billing PDFs."""
+    folder = tmp_path_factory.mktemp("heavy")
+    db = folder / "heavy.db"
+    shutil.copy(demo_db, db)
+    shutil.copytree(demo_db.parent / f"{demo_db.stem}-documents", folder / "heavy-documents")
+    written = replace_billing_pdfs(db, count=5, pages=11)
+    assert 5 * 45e6 < written < 5 * 50e6
+    return db
+
+
+def offboard(*args: str, work: Path) -> Peaks:
+    done = measure([sys.executable, "-m", "offboard", *args], work)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def within_bound(done: Peaks) -> None:
+    assert done.main_mb is not None
+    assert done.main_mb < BOUND_MB, f"the command itself: {done.main_mb:.0f} MB"
+    assert done.child_mb < BOUND_MB, f"its largest worker: {done.child_mb:.0f} MB"
+
+
+def test_export_and_verify_stay_under_the_bound(heavy: Path, tmp_path: Path) -> None:
+    from tests.manifests.conftest import make_keys
+
+    keys = make_keys(tmp_path / "keys")
+    common = ["export", str(heavy), "--account", "acc-0001", "--allow-missing-documents", "-q"]
+    try:
+        folder = offboard(*common, "--out", str(tmp_path / "folder"), work=tmp_path)
+        bundles = sorted((tmp_path / "folder" / "documents").glob("billing_history-bundle-*"))
+        # the worst case: a part as full as the cap allows, held by the worker at once
+        assert [b.stat().st_size // 10**6 for b in bundles][:2] == [184, 46]
+        shutil.rmtree(tmp_path / "folder")
+        archive = tmp_path / "a.zip"
+        signed = ["--out", str(archive), "--sign-key", str(keys.key)]
+        exported = offboard(*common, *signed, work=tmp_path)
+        assert archive.stat().st_size > 450 * 10**6
+        verified = offboard("verify", str(archive), "-p", str(keys.pub), "-q", work=tmp_path)
+    finally:
+        shutil.rmtree(tmp_path / "folder", ignore_errors=True)
+        (tmp_path / "a.zip").unlink(missing_ok=True)
+    for done in (folder, exported):
+        assert done.children >= 1  # the document worker was measured: it bundles every PDF
+        # it held a whole part: the figure is the part's size and the worker's own
+        assert done.child_mb > PART_MB * 0.9
+        within_bound(done)
+    within_bound(verified)
+    print(
+        f"export to a folder {folder.main_mb:.0f} MB + worker {folder.child_mb:.0f} MB; "
+        f"to an archive {exported.main_mb:.0f} + {exported.child_mb:.0f} MB; "
+        f"verify {verified.main_mb:.0f} MB"
+    )
