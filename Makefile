@@ -58,10 +58,11 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format offboard exporters manifests tests bench fuzz
 	$(BIN)/ruff check --fix offboard exporters manifests tests bench fuzz
 
-bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory; fleets of backups (cached data)
+bench: $(STAMP) system-deps ## benchmarks: export vs sqlite3 -csv, pandas and psql \copy; archive+verify vs bagit-python; verifier memory; peak memory of export and verify against 256 MB (large account, 5 GB archive); fleets of backups (cached data)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/verify_memory.py
+	$(BIN)/python bench/resources.py
 	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/http_source.py
 	$(BIN)/python bench/fleet.py --runs 1

@@ -1,7 +1,7 @@
 """The peak memory of a command and of every Python process it starts, each its own.
 
     peaks = measure([python, "-m", "offboard", "verify", ...], work=Path("scratch"))
-    peaks.main_mb, peaks.child_mb, peaks.together_mb
+    peaks.main_mb, peaks.child_mb, peaks.together_mb, peaks.sampled_mb
 
 Used by bench/resources.py and tests/offboard/test_resources.py. Why not ``ru_maxrss``: Linux
 starts a new program's high-water mark at its parent's (``exec`` keeps the old address
@@ -12,7 +12,9 @@ by a 500 MB process says 500 MB, and ``RUSAGE_CHILDREN`` is the largest of those
 How: a ``sitecustomize`` module (:data:`HOOK`) on ``PYTHONPATH`` makes every Python process
 of the command (the command itself, the export's document worker, the verifier's) write its
 VmHWM into a folder when it exits, and every 0.1 s before that, for a process that is killed
-(the verifier kills its worker once it reports; a figure of the last 0.1 s may be missed).
+(the verifier kills its worker once it reports; a figure of the last 0.1 s may be missed), and
+its VmRSS every 0.1 s: the processes' peaks summed (``together_mb``) bound what they use at
+once; the sum of the samples (``sampled_mb``) is what they were seen to use at once.
 """
 
 from __future__ import annotations
@@ -33,26 +35,41 @@ import atexit, json, os, sys, threading, time
 _DIR = os.environ.get("{HWM_ENV}")
 
 
-def _record():
+def _status():
     with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        found = dict(line.split(":", 1) for line in status if line.startswith(("VmHWM", "VmRSS")))
+    return int(found["VmHWM"].split()[0]), int(found["VmRSS"].split()[0])
+
+
+def _record():
+    hwm, _ = _status()
     path = os.path.join(_DIR, f"{{os.getpid()}}.json")
-    with open(path + ".tmp", "w") as out:
-        json.dump({{"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv[:3], "kb": kb}}, out)
-    os.replace(path + ".tmp", path)
+    temp = f"{{path}}.{{threading.get_ident()}}.tmp"  # the sampler and atexit may both write
+    with open(temp, "w") as out:
+        json.dump({{"pid": os.getpid(), "argv": sys.argv[:3], "kb": hwm}}, out)
+    os.replace(temp, path)
+
+
+def _last():
+    try:
+        _record()
+    except OSError:
+        pass
 
 
 def _sample():
-    while True:
-        time.sleep(0.1)
-        try:
-            _record()
-        except OSError:
-            return
+    with open(os.path.join(_DIR, f"{{os.getpid()}}.rss"), "a", buffering=1) as series:
+        while True:
+            time.sleep(0.1)
+            try:
+                series.write(f"{{time.monotonic():.3f}} {{_status()[1]}}\\n")
+                _record()
+            except (OSError, ValueError):
+                return
 
 
 if _DIR:
-    atexit.register(_record)
+    atexit.register(_last)
     threading.Thread(target=_sample, name="peaks", daemon=True).start()
 '''
 
@@ -70,6 +87,9 @@ class Peaks:
     children: int
     stdout: str
     stderr: str
+    #: the largest sum of the processes' resident sets at one time, MB, sampled every 0.1 s
+    #: (a short peak between samples is missed: ``together_mb`` is the bound)
+    sampled_mb: float = 0.0
 
     @property
     def together_mb(self) -> float:
@@ -103,7 +123,29 @@ def measure(cmd: list[str], work: Path, env: dict[str, str] | None = None) -> Pe
         children=len(children),
         stdout=out,
         stderr=err,
+        sampled_mb=_at_once(marks) / 1024,
     )
+
+
+def _at_once(marks: Path) -> int:
+    """The largest sum of the sampled resident sets (KB) of the processes alive at one time: at
+    each sample, every process's latest sample of the last 0.25 s."""
+    series: list[list[tuple[float, int]]] = []
+    for path in marks.glob("*.rss"):
+        samples = []
+        for line in path.read_text().splitlines():
+            stamp, _, kb = line.partition(" ")
+            if kb.isdigit():
+                samples.append((float(stamp), int(kb)))
+        series.append(samples)
+    best = 0
+    for when in sorted(t for samples in series for t, _ in samples):
+        total = 0
+        for samples in series:
+            latest = [kb for t, kb in samples if when - 0.25 <= t <= when]
+            total += latest[-1] if latest else 0
+        best = max(best, total)
+    return best
 
 
 def polled(cmd: list[str]) -> Peaks:

@@ -107,8 +107,10 @@ def export_account(
     """
     from exporters import select
     from offboard.arrowutil import lean_memory_pool
+    from offboard.memory import hold_mmap_threshold
 
     lean_memory_pool()
+    hold_mmap_threshold()  # freed large blocks go back to the system, not to a growing heap
     exporters = [cls() for cls in select(options.kinds)]
     info = source.check_account(account)
     started = time.perf_counter()

@@ -358,18 +358,23 @@ def _key(obj: Any) -> tuple[int, int] | None:
     return obj.objgen if obj.is_indirect else None
 
 
+def _again(seen: set[tuple[int, int]], obj: Any) -> bool:
+    """Whether the indirect ``obj`` was seen before (it is noted), or too many were."""
+    key = _key(obj)
+    if key is not None:
+        if key in seen:
+            return True
+        seen.add(key)
+    return len(seen) > _MAX_ITEMS
+
+
 def _outline_loops(top: Any) -> bool:
     seen: set[tuple[int, int]] = set()
     todo = [top.get("/First")]
     while todo:
         item = todo.pop()
         while isinstance(item, pikepdf.Dictionary):
-            key = _key(item)
-            if key is not None:
-                if key in seen:
-                    return True
-                seen.add(key)
-            if len(seen) > _MAX_ITEMS:
+            if _again(seen, item):
                 return True
             todo.append(item.get("/First"))
             item = item.get("/Next")
@@ -383,12 +388,7 @@ def _tree_loops(top: Any) -> bool:
         node = todo.pop()
         if not isinstance(node, pikepdf.Dictionary):
             continue
-        key = _key(node)
-        if key is not None:
-            if key in seen:
-                return True
-            seen.add(key)
-        if len(seen) > _MAX_ITEMS:
+        if _again(seen, node):
             return True
         kids = node.get("/Kids")
         if isinstance(kids, pikepdf.Array):

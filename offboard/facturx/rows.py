@@ -17,32 +17,41 @@ from offboard.facturx.checks import KIND_COLUMN, ROW_COLUMNS
 TABLE, KEY = "sales_invoices", "id"
 #: CSV bytes parsed at a time
 BLOCK = 4 << 20
+#: most bytes one read hands the CSV reader, whatever the size of the chunks: the reader keeps
+#: some thirty reads at a time (its read-ahead, one block per thread), so small reads bound
+#: its memory (chunks inflated whole from 1 MiB of deflate stream are 5 to 10 MiB: read whole,
+#: 1 GB of CSV took the export 120 MB more)
+PIECE = 1 << 20
 
 
 class _Chunks:
-    """A read-only file over byte chunks (what pyarrow's CSV reader reads from)."""
+    """A read-only file over byte chunks (what pyarrow's CSV reader reads from), handed out
+    in pieces of at most :data:`PIECE` bytes."""
 
     def __init__(self, chunks: Iterator[bytes], skip_bom: bool) -> None:
         self._chunks = chunks
         self._buffer = b""
+        self._pos = 0
         self._skip_bom = skip_bom
         self.closed = False
 
     def read(self, size: int = -1) -> bytes:
-        while not self._buffer:
+        while self._pos >= len(self._buffer):
             try:
-                self._buffer = next(self._chunks)
+                self._buffer, self._pos = next(self._chunks), 0
             except StopIteration:
+                self._buffer, self._pos = b"", 0
                 return b""
             if self._skip_bom:
                 self._skip_bom = False
                 if self._buffer.startswith(b"\xef\xbb\xbf"):
-                    self._buffer = self._buffer[3:]
-        if size < 0 or size >= len(self._buffer):
-            out, self._buffer = self._buffer, b""
-        else:
-            out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
+                    self._pos = 3
+        want = PIECE if size < 0 else min(size, PIECE)
+        start = self._pos
+        self._pos = min(len(self._buffer), start + want)
+        if start == 0 and self._pos == len(self._buffer):
+            return self._buffer
+        return self._buffer[start : self._pos]
 
     def readable(self) -> bool:
         return True

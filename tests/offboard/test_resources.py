@@ -84,3 +84,25 @@ def test_export_and_verify_stay_under_the_bound(heavy: Path, tmp_path: Path) -> 
         f"to an archive {exported.main_mb:.0f} + {exported.child_mb:.0f} MB; "
         f"verify {verified.main_mb:.0f} MB"
     )
+
+
+def test_the_invoice_rows_reader_hands_the_csv_parser_small_pieces() -> None:
+    """Chunks of any size (the export inflates 5-10 MiB at a time) reach the CSV parser in
+    pieces of at most 1 MiB, byte for byte, the byte-order mark skipped: the parser keeps some
+    thirty reads at a time, so their size is what its memory grows with."""
+    from offboard.facturx.rows import PIECE, _Chunks
+
+    text = (
+        b"\xef\xbb\xbf"
+        + b'"id","x"\n'
+        + b"".join(b'"i%07d","%s"\n' % (i, b"v" * 90) for i in range(100_000))
+    )
+    chunks = [text[: 7 << 20], b"", text[7 << 20 :]]  # 7 MiB, none, then 2.9 MiB
+    assert len(chunks[2]) > 2 << 20
+    stream = _Chunks(iter(chunks), skip_bom=True)
+    pieces = []
+    while piece := stream.read(4 << 20):
+        pieces.append(piece)
+    assert max(map(len, pieces)) == PIECE == 1 << 20
+    assert b"".join(pieces) == text[3:]
+    assert len(_Chunks(iter(chunks), skip_bom=False).read()) == PIECE
