@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import tracemalloc
 import zipfile
 from datetime import datetime
@@ -263,15 +262,14 @@ def test_ten_million_members_refused_at_once(tmp_path: Path) -> None:
     )
     path = tmp_path / "many.zip"
     path.write_bytes(tail)
+    # refused from the end records alone: no member parsed, almost nothing allocated (the
+    # bytes read and members parsed are counted in tests/manifests/test_bombs.py)
     tracemalloc.start()
-    started = time.perf_counter()
     with ZipReader(path) as zr:
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert codes(zr.problems) == ["bomb"]
         assert zr.problems[0].found == str(count)
-    assert elapsed < 0.1
     assert peak < 1 << 20
 
 
