@@ -143,9 +143,9 @@ def export_account(
     try:
         with_documents = options.documents and any(e.documents for e in exporters)
         if archive is not None and archive.spool_documents and with_documents:
-            spool = _create_spool(out)
+            spool = staging.create_spool(out)
         if archive is not None and archive.pack_tables:
-            pack = _create_pack(out, archive.level)
+            pack = staging.create_pack(out, archive.level)
         _run_tasks(
             source, account, exporters, stage, options, summary, progress, spool, pack, resume
         )
@@ -189,24 +189,6 @@ def export_account(
         err.summary = summary  # type: ignore[attr-defined]
         raise err
     return summary
-
-
-def _create_spool(out: Path) -> DocumentSpool:
-    """The documents spool of an export to the archive ``out``, beside it (already unlinked)."""
-    from offboard.documents.spool import DocumentSpool
-
-    path = out.parent / f".{out.name}.spool-{os.getpid()}"
-    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
-    return DocumentSpool.create(path)
-
-
-def _create_pack(out: Path, level: int) -> Pack:
-    """The tables pack of an export to the archive ``out``, beside it (already unlinked)."""
-    from manifests.pack import Pack
-
-    path = out.parent / f".{out.name}.tables-{os.getpid()}"
-    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
-    return Pack.create(path, level)
 
 
 def _describe(problem: DocumentProblem) -> str:

@@ -1,15 +1,28 @@
-"""The export's output folder: checks before an export, the staging folder, publication."""
+"""The export's output: checks before an export, the staging folder, the work files beside an
+archive (documents spool, tables pack), publication."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from offboard.errors import OutputError, OutputExists
 from offboard.fsutil import fsync_dir
 
-__all__ = ["check_archive_out", "check_out", "clean_stale_stages", "publish"]
+if TYPE_CHECKING:
+    from manifests.pack import Pack
+    from offboard.documents.spool import DocumentSpool
+
+__all__ = [
+    "check_archive_out",
+    "check_out",
+    "clean_stale_stages",
+    "create_pack",
+    "create_spool",
+    "publish",
+]
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -77,3 +90,21 @@ def publish(stage: Path, out: Path) -> None:
     fsync_dir(out.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def create_spool(out: Path) -> DocumentSpool:
+    """The documents spool of an export to the archive ``out``, beside it (already unlinked)."""
+    from offboard.documents.spool import DocumentSpool
+
+    path = out.parent / f".{out.name}.spool-{os.getpid()}"
+    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
+    return DocumentSpool.create(path)
+
+
+def create_pack(out: Path, level: int) -> Pack:
+    """The tables pack of an export to the archive ``out``, beside it (already unlinked)."""
+    from manifests.pack import Pack
+
+    path = out.parent / f".{out.name}.tables-{os.getpid()}"
+    path.unlink(missing_ok=True)  # left by a process of the same id killed while creating it
+    return Pack.create(path, level)

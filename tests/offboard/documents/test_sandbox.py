@@ -11,7 +11,7 @@ import pikepdf
 import pytest
 
 from offboard.documents import KindDocuments, export_documents
-from offboard.documents import sandbox as sandbox_module
+from offboard.documents import engine as engine_module
 from offboard.documents.sandbox import DocumentEngine, DocumentLimits
 from offboard.sources.base import DocumentRef
 from tests.offboard.documents.docs_support import MakePdf, files_under, ref, resolve
@@ -22,7 +22,7 @@ FAULTY = Path(__file__).with_name("faulty_worker.py")
 
 @pytest.fixture
 def faulty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox_module, "worker_command", lambda: [sys.executable, str(FAULTY)])
+    monkeypatch.setattr(engine_module, "worker_command", lambda: [sys.executable, str(FAULTY)])
 
 
 def run(refs: list[DocumentRef], out: Path, limits: DocumentLimits) -> KindDocuments:
