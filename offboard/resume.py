@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from offboard.pipeline import ExportOptions
     from offboard.summary import FilesResult, TableResult
 
-__all__ = ["ResumeState", "resume_folder", "run_identity"]
+__all__ = ["ResumeState", "prepare", "resume_folder", "run_identity", "work_folder"]
 
 RUN = "run.json"
 FORMAT = 1
@@ -255,6 +255,15 @@ def state_home() -> Path:
     return Path(base) / "offboard"
 
 
+def work_folder(out_text: str, out: Path) -> Path:
+    """The resume folder of an export to ``out_text``: beside a path, under
+    :func:`state_home` for an S3 URL."""
+    if out_text.startswith("s3://"):
+        digest = hashlib.sha256(out_text.encode("utf-8")).hexdigest()[:32]
+        return state_home() / "resume" / digest
+    return resume_folder(out)
+
+
 def prepare(
     out_text: str,
     out: Path,
@@ -268,12 +277,8 @@ def prepare(
     put the output in place already: it is replaced (by the same bytes)."""
     import dataclasses
 
-    if out_text.startswith("s3://"):
-        digest = hashlib.sha256(out_text.encode("utf-8")).hexdigest()[:32]
-        folder = state_home() / "resume" / digest
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        folder = resume_folder(out)
+    folder = work_folder(out_text, out)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     state = ResumeState.open(folder, run_identity(out, source, account, options, archive))
     if state.resumed:
         options = dataclasses.replace(options, overwrite=True)

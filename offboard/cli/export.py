@@ -264,7 +264,7 @@ def export(
     """
     from exporters import select
     from offboard.csvio import get_dialect
-    from offboard.errors import DocumentsIncomplete
+    from offboard.errors import DocumentsIncomplete, OutputExists
     from offboard.options import parse_size
     from offboard.pipeline import ExportOptions, export_account
     from offboard.ui import print_summary, progress_bars
@@ -350,6 +350,10 @@ def export(
             except DocumentsIncomplete as exc:
                 summary = exc.summary  # type: ignore[attr-defined]
                 error = exc
+            except OutputExists:
+                if state is not None and not state.resumed:
+                    state.close()  # made for this run, which wrote nothing: not left behind
+                raise
     finally:
         src.close()
     if as_json:

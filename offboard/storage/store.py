@@ -67,6 +67,9 @@ def export_to(
     elif archive.sign_key is not None and hasattr(target, "verify_with"):
         target.verify_with(archive.sign_key.public_key)
     stored = sealed_name(name) if recipients else name
+    # a taken name is refused before the export, not after it (the archive stage checks again)
+    planned = destination.path(name) if isinstance(destination, LocalDestination) else Path(name)
+    target.check(planned, [planned], archive.overwrite)
     if isinstance(destination, LocalDestination):
         archive = dataclasses.replace(archive, target=target)
         try:

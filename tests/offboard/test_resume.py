@@ -157,3 +157,21 @@ def test_without_resume_a_killed_runs_leftovers_are_cleared(
     done = subprocess.run(_args(demo_db, out, reference.keys), capture_output=True)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.zip"]
+
+
+def test_a_resumable_run_to_a_taken_name_leaves_no_work_behind(
+    demo_db: Path, reference: Reference, tmp_path: Path
+) -> None:
+    """The run that was killed after it finished (its work already removed): the rerun is
+    refused (exit 20), and the resume folder it opened for itself goes with it."""
+    from offboard.errors import ExitCode
+
+    out = tmp_path / "archive.zip"
+    out.write_bytes(reference.data)
+    again = subprocess.run(
+        _args(demo_db, out, reference.keys, "--resume"), capture_output=True, text=True
+    )
+    assert again.returncode == ExitCode.OUTPUT_EXISTS, again.stderr
+    assert "already exists" in again.stderr
+    assert out.read_bytes() == reference.data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.zip"], "left behind"

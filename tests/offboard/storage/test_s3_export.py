@@ -275,3 +275,24 @@ def test_an_encrypted_archive_in_s3(demo_db: Path, keys: Keys, bucket: str, tmp_
     full = run("verify", f"{out}.age", "--pubkey", str(keys.pub), "-i", str(id_file), "--json")
     assert full.exit_code == 0, full.output
     assert json.loads(full.output)["mode"] == "full"
+
+
+def test_a_taken_name_is_refused_before_exporting_and_leaves_no_resume_work(
+    demo_db: Path, keys: Keys, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from offboard import pipeline
+    from offboard.resume import work_folder
+
+    out = f"s3://{bucket}/acc-0001.zip"
+    assert export(demo_db, out, keys).exit_code == 0
+
+    def no_export(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("exported before the name was checked")
+
+    monkeypatch.setattr(pipeline, "_run_tasks", no_export)
+    for extra in ((), ("--resume",)):
+        again = export(demo_db, out, keys, *extra)
+        assert again.exit_code == ExitCode.OUTPUT_EXISTS, again.output
+        assert "already exists" in again.output
+    assert not work_folder(out, Path("acc-0001.zip")).exists()
+    assert len(versions(bucket)) == 1 and uploads(bucket) == []
