@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,9 @@ class Encoded:
     period: dict[str, str] | None
     #: the archive's retain-until date (ISO), or None
     retain_until: str | None = None
+    #: what ``metadata`` encodes, as the verifier parses it again (JSON types only: lists,
+    #: never tuples), for the part's index.html
+    content: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class LazyMetadata:
@@ -135,6 +138,7 @@ class LazyMetadata:
                 hashlib.sha256(data).hexdigest(),
                 meta["period"],
                 meta["retention"]["retain_until"],
+                meta,
             )
             self._made = {number: made}
         return made
@@ -377,24 +381,39 @@ def encode(metadata: dict[str, Any]) -> bytes:
     Objects are laid out one member per line, indented by two spaces a level; an array holds
     one element per line, each element written whole on its line (``", "`` between items,
     ``": "`` after keys). So every table, document, bundle, problem and ``parts.files`` entry
-    is one line, and the whole file is made by the C encoder a line at a time.
+    is one line, and the whole file is made by the C encoder a line at a time, each line
+    encoded as it is made and the bytes joined once (joining text level by level copied a part
+    of 12,000 documents five times over: 37 MB at once).
     """
-    return (_layout(metadata, "") + "\n").encode("utf-8")
+    out: list[bytes] = []
+    _layout(metadata, "", out)
+    out.append(b"\n")
+    return b"".join(out)
 
 
-def _layout(value: Any, indent: str) -> str:
+def _layout(value: Any, indent: str, out: list[bytes]) -> None:
     if type(value) is int:  # what the encoder would write, sooner
-        return int.__repr__(value)
+        out.append(int.__repr__(value).encode("ascii"))
+        return
     inner = indent + "  "
     if isinstance(value, dict) and value:
         for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"offboard.json keys are strings, not {key!r}")
-        members = ",\n".join(
-            f"{inner}{_LINE.encode(k)}: {_layout(value[k], inner)}" for k in sorted(value)
-        )
-        return f"{{\n{members}\n{indent}}}"
+        out.append(b"{\n")
+        sep = b""
+        for key in sorted(value):
+            out.append(sep + f"{inner}{_LINE.encode(key)}: ".encode())
+            _layout(value[key], inner, out)
+            sep = b",\n"
+        out.append(f"\n{indent}}}".encode())
+        return
     if isinstance(value, list) and value:
-        items = ",\n".join(f"{inner}{_LINE.encode(v)}" for v in value)
-        return f"[\n{items}\n{indent}]"
-    return _LINE.encode(value)
+        out.append(b"[\n")
+        sep = b""
+        for item in value:
+            out.append(sep + f"{inner}{_LINE.encode(item)}".encode())
+            sep = b",\n"
+        out.append(f"\n{indent}]".encode())
+        return
+    out.append(_LINE.encode(value).encode())

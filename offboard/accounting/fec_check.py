@@ -273,7 +273,9 @@ class FecChecker:
         self._entry: _Entry | None = None
         self._valid = ""
         self._numbers: dict[str, tuple[Any, ...]] = {}
-        self._letters: dict[tuple[str, str, str], list[int]] = {}
+        #: open lettering groups: :func:`_letter_key` -> [first line, debit minus credit]; one
+        #: string a key, not a tuple of three: tens of thousands are open at once in a ledger
+        self._letters: dict[str, list[int]] = {}
         self._dates: dict[str, date | None] = {}
         self._closing: date | None = None
         self._first_day = "00000000"
@@ -369,7 +371,8 @@ class FecChecker:
                 f"the file does not balance: debit {money_text(r.debit)}, "
                 f"credit {money_text(r.credit)}",
             )
-        for (account, aux, code), (first, balance) in self._letters.items():
+        for key, (first, balance) in self._letters.items():
+            account, aux, code = _letter_parts(key)
             where = f"{account}/{aux}" if aux else account
             self.problem(
                 first,
@@ -554,7 +557,7 @@ class FecChecker:
                 return
         if lettered and self._dates.get(lettered) and self._dates.get(day) and lettered < day:
             self.problem(n, "lettering", f"DateLet {lettered} is before EcritureDate {day}")
-        key = (fields[COMPTE_NUM], fields[COMP_AUX_NUM], letter)
+        key = _letter_key(fields[COMPTE_NUM], fields[COMP_AUX_NUM], letter)
         group = self._letters.get(key)
         if group is None:
             self._letters[key] = [n, signed]
@@ -562,6 +565,18 @@ class FecChecker:
             group[1] += signed
             if group[1] == 0:
                 del self._letters[key]
+
+
+def _letter_key(account: str, aux: str, code: str) -> str:
+    """One string for a lettering group: the lengths of the first two fields, then the three
+    (any character may be in a field of a hostile file, so no separator is trusted)."""
+    return f"{len(account)},{len(aux)},{account}{aux}{code}"
+
+
+def _letter_parts(key: str) -> tuple[str, str, str]:
+    first, second, rest = key.split(",", 2)
+    a, b = int(first), int(second)
+    return rest[:a], rest[a : a + b], rest[a + b :]
 
 
 def check_bytes(

@@ -7,7 +7,7 @@ limit its supervisor (:mod:`offboard.documents.sandbox`) keeps. A document that 
 engine, exhausts its memory or does not finish in time kills this process, not the export: the
 supervisor reports the document and starts another worker.
 
-The worker holds one bundle part (:class:`offboard.documents.bundle.PartBuilder`) at a time and
+The worker holds one bundle part (:class:`offboard.documents.part.PartBuilder`) at a time and
 does only what it is told, one request at a time, over the socket it is given: JSON lines in,
 JSON lines out (its output is parsed by the supervisor, never unpickled).
 
@@ -55,7 +55,8 @@ def limit_memory(limit: int) -> None:
 
 class _Worker:
     def __init__(self, sock: socket.socket) -> None:
-        from offboard.documents.bundle import PartBuilder, max_open_files
+        from offboard.documents.bundle import max_open_files
+        from offboard.documents.part import PartBuilder
 
         self.sock = sock
         self.lines = LineReader(sock)

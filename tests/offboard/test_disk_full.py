@@ -401,7 +401,7 @@ def test_every_place_that_writes_fails_cleanly(
 SAVE_THROUGH = """
 import errno, io, sys
 import pikepdf
-from offboard.documents.bundle import SAVE_OPTIONS
+from offboard.documents.part import SAVE_OPTIONS
 from offboard.fsutil import DeferredErrors
 
 class Disk(io.RawIOBase):  # a file on a disk that is full after `room` bytes

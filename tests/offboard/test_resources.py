@@ -106,3 +106,28 @@ def test_the_invoice_rows_reader_hands_the_csv_parser_small_pieces() -> None:
     assert max(map(len, pieces)) == PIECE == 1 << 20
     assert b"".join(pieces) == text[3:]
     assert len(_Chunks(iter(chunks), skip_bom=False).read()) == PIECE
+
+
+def test_a_document_alone_in_its_part_is_not_held_in_memory(heavy: Path, tmp_path: Path) -> None:
+    """A part of one document is written from the document itself (qpdf reads its streams as
+    it writes): with a bundle cap below one document, every 46 MB document gets a part of its
+    own, and the worker's peak stays below the size of one of them over its own start."""
+    common = ["export", str(heavy), "--account", "acc-0001", "--allow-missing-documents", "-q"]
+    out = tmp_path / "folder"
+    done = offboard(
+        *common, "-k", "billing_history", "--bundle-size", "40", "--out", str(out), work=tmp_path
+    )
+    try:
+        bundles = sorted((out / "documents").glob("billing_history-bundle-*"))
+        sizes = [b.stat().st_size // 10**6 for b in bundles]
+        assert sizes[:5] == [46] * 5, sizes  # one document a part
+        import pikepdf
+
+        with pikepdf.open(bundles[0]) as pdf:
+            assert len(pdf.pages) == 11 and len(pdf.open_outline().root) == 1
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    assert done.children >= 1
+    # the worker's own start (python, pikepdf) is about 30 MB; holding a document, 80 or more
+    assert done.child_mb < 30 + PART_MB / 4 / 2, f"the worker: {done.child_mb:.0f} MB"
+    print(f"one document a part: worker {done.child_mb:.0f} MB")

@@ -206,3 +206,27 @@ def test_a_page_slipped_into_a_version_2_archive_is_unlisted(tmp_path: Path) -> 
             dst.writestr(info, zf.read(info))
         dst.writestr("acc-0001/index.html", b"<!DOCTYPE html><p>all is well</p>")
     assert ("unlisted-file", "index.html") in problems(out, V2 / "v2.pub")
+
+
+def test_the_page_is_made_from_what_the_verifier_parses(
+    demo_db: Path, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The builder renders each part's page from the metadata it holds, not from the bytes
+    parsed again: that metadata must be exactly what parsing ``offboard.json`` gives (lists,
+    never tuples), in every part of a split archive."""
+    from manifests import metadata
+
+    made: list[metadata.Encoded] = []
+    get = metadata.LazyMetadata.get
+
+    def keeping(self: metadata.LazyMetadata, number: int) -> metadata.Encoded:
+        encoded = get(self, number)
+        made.append(encoded)
+        return encoded
+
+    monkeypatch.setattr(metadata.LazyMetadata, "get", keeping)
+    make_archive(demo_db, tmp_path / "acc-0001.zip", keys, split_files=40)
+    assert len({m.metadata for m in made}) >= 3, "a split archive, several parts"
+    for encoded in made:
+        assert json.loads(encoded.metadata) == encoded.content
+        assert encoded.content["parts"]["files"]  # each part lists its payload files

@@ -99,3 +99,20 @@ numbers = st.one_of(
 @given(st.lists(st.lists(numbers, max_size=30), max_size=5))
 def test_the_summary_is_the_reference_for_any_numbers(batches: list[list[str | None]]) -> None:
     assert summarise(batches) == reference(batches)
+
+
+def test_gaps_and_duplicates_across_the_counting_windows() -> None:
+    """The sorted numbers are walked a window at a time: holes and repeats that straddle a
+    window's edge are each counted once, whatever the order the numbers came in."""
+    from offboard.csvio.numbering import _WINDOW
+
+    edges = [_WINDOW * k + d for k in (1, 2, 3) for d in (-1, 0, 1)]
+    values = [n for n in range(1, 3 * _WINDOW + 500) if n not in set(edges[1::3])]
+    values += edges[::3]  # repeated: duplicates at the edges
+    values.reverse()  # out of order, in several batches of several sizes
+    texts: list[str | None] = [f"FA-{n:07d}" for n in values]
+    batches = [texts[i : i + 70_001] for i in range(0, len(texts), 70_001)]
+    got = summarise(batches)
+    assert got == reference(batches)
+    (series,) = got["series"]
+    assert series["gap_ranges"] == 3 and series["missing"] == 3 and series["duplicates"] == 3

@@ -87,7 +87,7 @@ def child(path: Path, log_path: Path, memory: int) -> int:
     import pikepdf
     from pikepdf import Array, Dictionary, Name, String
 
-    from offboard.documents.bundle import SAVE_OPTIONS
+    from offboard.documents.part import SAVE_OPTIONS
     from offboard.facturx.checks import inspect
 
     state: dict[str, Any] = {}
