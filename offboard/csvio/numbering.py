@@ -116,10 +116,11 @@ def _series(prefix: str, width: int, chunks: list[pa.Array]) -> Series:
     numbers took 60 MB at once)."""
     import numpy as np
 
+    chunks[:] = [pc.drop_null(c) if c.null_count else c for c in chunks]  # none, by add()
     values = np.empty(sum(len(c) for c in chunks), dtype=np.int64)
     at = 0
     while chunks:
-        chunk = chunks.pop(0)  # int64, no nulls; its buffer read as is (to_numpy imports pandas)
+        chunk = chunks.pop()  # int64, no nulls: its buffer read as is (to_numpy imports pandas)
         data = chunk.buffers()[1]
         if data is not None and len(chunk):
             values[at : at + len(chunk)] = np.frombuffer(
