@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from manifests.jsonform import encode
 from offboard import __version__
 
 if TYPE_CHECKING:
@@ -26,6 +27,28 @@ if TYPE_CHECKING:
     from offboard.csvio.dialects import Dialect
     from offboard.retention import Policy, Retention
     from offboard.summary import ExportSummary
+
+__all__ = [
+    "DATA",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MAX_PART_FILES",
+    "READABLE_VERSIONS",
+    "SHARED",
+    "SHARED_PARTS",
+    "Encoded",
+    "LazyMetadata",
+    "PartPlan",
+    "archive_id",
+    "as_utc",
+    "build_metadata",
+    "encode",
+    "iso",
+    "part_contents",
+    "part_metadata",
+    "retention_of",
+    "shared_digest",
+]
 
 FORMAT = "offboard-archive"
 FORMAT_VERSION = 3
@@ -369,51 +392,3 @@ def shared_digest(meta: dict[str, Any]) -> str:
     shared = {key: meta.get(key) for key in SHARED}
     shared["parts"] = {k: meta["parts"][k] for k in SHARED_PARTS if k in meta["parts"]}
     return hashlib.sha256(encode(shared)).hexdigest()
-
-
-#: compact JSON for one line: the C encoder (the pure-Python one runs whenever indent is set)
-_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-
-def encode(metadata: dict[str, Any]) -> bytes:
-    """The one byte form of ``offboard.json``: UTF-8, keys sorted, one final line feed.
-
-    Objects are laid out one member per line, indented by two spaces a level; an array holds
-    one element per line, each element written whole on its line (``", "`` between items,
-    ``": "`` after keys). So every table, document, bundle, problem and ``parts.files`` entry
-    is one line, and the whole file is made by the C encoder a line at a time, each line
-    encoded as it is made and the bytes joined once (joining text level by level copied a part
-    of 12,000 documents five times over: 37 MB at once).
-    """
-    out: list[bytes] = []
-    _layout(metadata, "", out)
-    out.append(b"\n")
-    return b"".join(out)
-
-
-def _layout(value: Any, indent: str, out: list[bytes]) -> None:
-    if type(value) is int:  # what the encoder would write, sooner
-        out.append(int.__repr__(value).encode("ascii"))
-        return
-    inner = indent + "  "
-    if isinstance(value, dict) and value:
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"offboard.json keys are strings, not {key!r}")
-        out.append(b"{\n")
-        sep = b""
-        for key in sorted(value):
-            out.append(sep + f"{inner}{_LINE.encode(key)}: ".encode())
-            _layout(value[key], inner, out)
-            sep = b",\n"
-        out.append(f"\n{indent}}}".encode())
-        return
-    if isinstance(value, list) and value:
-        out.append(b"[\n")
-        sep = b""
-        for item in value:
-            out.append(sep + f"{inner}{_LINE.encode(item)}".encode())
-            sep = b",\n"
-        out.append(f"\n{indent}]".encode())
-        return
-    out.append(_LINE.encode(value).encode())

@@ -66,7 +66,8 @@ def check_fec(
     import hashlib
 
     from manifests.zipfmt import CorruptDataError
-    from offboard.accounting.fec_check import FecChecker, money_text
+    from offboard.accounting.fec_check import FecChecker
+    from offboard.accounting.fec_format import money_text
 
     facts = spec.get("facts") or {}
     encoding = facts.get("encoding")

@@ -28,13 +28,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from offboard.accounting.fec_check import (
-    COLUMNS,
-    ENCODINGS,
-    FecChecker,
-    luhn_valid,
-    money_text,
-)
+from offboard.accounting.fec_check import FecChecker
+from offboard.accounting.fec_format import CODECS, COLUMNS, ENCODINGS, luhn_valid, money_text
 from offboard.arrowutil import int_scalar, string_scalar, strings
 from offboard.errors import RecordError
 from offboard.fsutil import fsync_dir, temp_name
@@ -42,7 +37,6 @@ from offboard.fsutil import fsync_dir, temp_name
 #: the folder of the export the FEC files go in
 FOLDER = "accounting"
 LINE_END = "\r\n"
-_CODECS = {"utf-8": "utf-8", "iso-8859-15": "iso8859_15"}
 #: characters a FEC line cannot hold besides its tabs (they would end a line, or are controls)
 _CONTROL = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}]"
 #: problems quoted in the error when a file breaks a rule
@@ -128,7 +122,7 @@ class FecFile:
             )
         self.year = year
         self.encoding = encoding
-        self.codec = _CODECS[encoding]
+        self.codec = CODECS[encoding]
         self.name = file_name(year.siren, year.end)
         self.path = folder / self.name
         self._tmp = temp_name(self.path)

@@ -18,136 +18,47 @@ are only counted). The rules are documented in docs/fec.md.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-#: the fields of a FEC, in order (the header line)
-COLUMNS = (
-    "JournalCode",
-    "JournalLib",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
-    "Debit",
-    "Credit",
-    "EcritureLet",
-    "DateLet",
-    "ValidDate",
-    "Montantdevise",
-    "Idevise",
-)
-(
-    JOURNAL_CODE,
-    JOURNAL_LIB,
-    ECRITURE_NUM,
-    ECRITURE_DATE,
-    COMPTE_NUM,
-    COMPTE_LIB,
-    COMP_AUX_NUM,
+from offboard.accounting.fec_format import (
+    CODECS,
+    COLUMNS,
     COMP_AUX_LIB,
-    PIECE_REF,
-    PIECE_DATE,
-    ECRITURE_LIB,
-    DEBIT,
-    CREDIT,
-    ECRITURE_LET,
-    DATE_LET,
-    VALID_DATE,
-    MONTANT_DEVISE,
-    IDEVISE,
-) = range(18)
-#: the fields no line may leave empty
-MANDATORY = (
-    JOURNAL_CODE,
-    JOURNAL_LIB,
-    ECRITURE_NUM,
-    ECRITURE_DATE,
+    COMP_AUX_NUM,
     COMPTE_NUM,
-    COMPTE_LIB,
-    PIECE_REF,
-    PIECE_DATE,
-    ECRITURE_LIB,
-    DEBIT,
+    CONTROL,
     CREDIT,
+    CURRENCY,
+    DATE_LET,
+    DEBIT,
+    ECRITURE_DATE,
+    ECRITURE_LET,
+    ECRITURE_NUM,
+    ENCODINGS,
+    FILE_NAME,
+    FOREIGN_AMOUNT,
+    IDEVISE,
+    JOURNAL_CODE,
+    MANDATORY,
+    MAX_YEAR_DAYS,
+    MONTANT_DEVISE,
+    PIECE_DATE,
     VALID_DATE,
+    luhn_valid,
+    money_text,
+    number_key,
+    parse_amount,
+    parse_date,
 )
+
 _MANDATORY = operator.itemgetter(*MANDATORY)
 _DATES = operator.itemgetter(ECRITURE_DATE, PIECE_DATE, VALID_DATE, DATE_LET)
 _PAIRS = operator.itemgetter(COMP_AUX_NUM, COMP_AUX_LIB, MONTANT_DEVISE, IDEVISE, ECRITURE_LET)
-#: the encodings A47 A-1 allows that offboard reads and writes (ASCII is a subset of both)
-ENCODINGS = ("utf-8", "iso-8859-15")
-_CODECS = {"utf-8": "utf-8", "iso-8859-15": "iso8859_15"}
-FILE_NAME = re.compile(r"(?P<siren>[0-9]{9})FEC(?P<closing>[0-9]{8})\.txt")
-_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]{1,2})?")
-_FOREIGN_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]{1,3})?")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-_DIGITS = re.compile(r"([0-9]+)")
-#: characters no field may hold: they would end a field or a line (docs/fec.md)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-#: a fiscal year lasts at most 24 months: the earliest entry date before the closing date
-MAX_YEAR_DAYS = 731
 DEFAULT_MAX_PROBLEMS = 100
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn check of a SIREN (9 digits) or SIRET."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        v = int(ch)
-        if i % 2 == 1:
-            v *= 2
-            if v > 9:
-                v -= 9
-        total += v
-    return total % 10 == 0
-
-
-def parse_date(text: str) -> date | None:
-    """An AAAAMMJJ date, or None."""
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def parse_amount(text: str) -> int | None:
-    """A FEC amount ('1234,5', '-12,50', '0') in cents, or None if it is not one."""
-    whole, frac = text[:-3], text[-2:]
-    if text[-3:-2] == "," and whole.isdigit() and frac.isdigit() and text.isascii():
-        return int(whole) * 100 + int(frac)  # the usual form, at once
-    if not _AMOUNT.fullmatch(text):
-        return None
-    negative = text.startswith("-")
-    whole, _, frac = text.lstrip("-").partition(",")
-    value = int(whole) * 100 + int(frac.ljust(2, "0"))
-    return -value if negative else value
-
-
-def money_text(cents: int) -> str:
-    """Cents as offboard writes money in reports: '1234.56'."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"
-
-
-def _number_key(number: str) -> tuple[Any, ...]:
-    """An entry number's order: its digit runs as numbers ('VT99' < 'VT100')."""
-    parts = _DIGITS.split(number)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 @dataclass(frozen=True)
@@ -264,7 +175,7 @@ class FecChecker:
             raise ValueError(f"unknown FEC encoding {encoding!r} ({', '.join(ENCODINGS)})")
         self.report = FecReport(name)
         self.max_problems = max_problems
-        self._codec = None if encoding is None else _CODECS[encoding]
+        self._codec = None if encoding is None else CODECS[encoding]
         self.report.encoding = encoding
         self._pending = b""
         self._n = 0
@@ -402,7 +313,7 @@ class FecChecker:
             fields = [fields[i] for i in self._order]
         r = self.report
         r.lines += 1
-        bad = _CONTROL.search(text)
+        bad = CONTROL.search(text)
         if bad is not None:
             self.problem(n, "encoding", f"control character U+{ord(bad.group()):04X} in a field")
         mandatory = _MANDATORY(fields)
@@ -467,9 +378,9 @@ class FecChecker:
         if foreign or currency:
             if not (foreign and currency):
                 self.problem(n, "currency", "Montantdevise and Idevise must be both given or empty")
-            if foreign and not _FOREIGN_AMOUNT.fullmatch(foreign):
+            if foreign and not FOREIGN_AMOUNT.fullmatch(foreign):
                 self.problem(n, "amount", f"Montantdevise {foreign!r} is not an amount")
-            if currency and not _CURRENCY.fullmatch(currency):
+            if currency and not CURRENCY.fullmatch(currency):
                 self.problem(n, "currency", f"Idevise {currency!r} is not an ISO 4217 code")
         if letter or lettered:
             if lettered:
@@ -517,7 +428,7 @@ class FecChecker:
 
     def _new_entry(self, entry: _Entry, n: int) -> None:
         self.report.entries += 1
-        key = _number_key(entry.number)
+        key = number_key(entry.number)
         last = self._numbers.get(entry.journal)
         if last is not None and key <= last:
             self.problem(

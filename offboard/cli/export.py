@@ -266,7 +266,8 @@ def export(
     from offboard.csvio import get_dialect
     from offboard.errors import DocumentsIncomplete, OutputExists
     from offboard.options import parse_size
-    from offboard.pipeline import ExportOptions, export_account
+    from offboard.pipeline import ExportOptions
+    from offboard.storage.store import export_out
     from offboard.ui import print_summary, progress_bars
 
     options = ExportOptions(
@@ -325,27 +326,9 @@ def export(
     try:
         with progress_bars(bars, not quiet) as progress:
             try:
-                if remote or recipients:
-                    from offboard.storage import open_destination, split_archive_url
-                    from offboard.storage.store import export_to
-
-                    folder, name = split_archive_url(out_text)
-                    summary = export_to(
-                        src,
-                        account,
-                        open_destination(folder),
-                        name,
-                        options,
-                        archive,
-                        progress,
-                        recipients,
-                        resume=state,
-                        **store,
-                    )
-                else:
-                    summary = export_account(
-                        src, account, out, options, progress, archive, resume=state
-                    )
+                summary = export_out(
+                    src, account, out_text, options, archive, progress, recipients, state, **store
+                )
                 error = None
             except DocumentsIncomplete as exc:
                 summary = exc.summary  # type: ignore[attr-defined]

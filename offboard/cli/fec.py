@@ -51,7 +51,8 @@ def fec_check(
     Lists every problem with its line number. Exit 0: valid; 1: invalid; 19: the file cannot
     be read; 2: a bad option.
     """
-    from offboard.accounting.fec_check import check_file, parse_date
+    from offboard.accounting.fec_check import check_file
+    from offboard.accounting.fec_format import parse_date
 
     first: date | None = None
     if start is not None:
@@ -90,6 +91,6 @@ def fec_check(
 
 
 def _amount(cents: int) -> str:
-    from offboard.accounting.fec_check import money_text
+    from offboard.accounting.fec_format import money_text
 
     return money_text(cents)

@@ -193,9 +193,8 @@ class PartBuilder:
         if self._first is not None:  # one document: the part is written from it
             first, self._first = self._first, None
             sole = _sole_part(first.src, first.title, self._part.pages)
-            self._part.sources.remove(first.src)  # the part's own document now
-            sole.sources, self._part.sources = self._part.sources, []
             sole.bytes, sole.open_files = self._part.bytes, self._part.open_files
+            self._part.sources.clear()  # its one source is the sole part's own PDF now
             self._part.close()
             self._part = sole
         _save(self._part, final)

@@ -26,7 +26,43 @@ if TYPE_CHECKING:
     from offboard.sources.base import Source
     from offboard.summary import ExportSummary
 
-__all__ = ["export_to"]
+__all__ = ["export_out", "export_to"]
+
+
+def export_out(
+    source: Source,
+    account: str,
+    out_text: str,
+    options: ExportOptions,
+    archive: ArchiveOptions | None,
+    progress: ProgressFn | None = None,
+    recipients: list[Any] | None = None,
+    resume: ResumeState | None = None,
+    **store_options: Any,
+) -> ExportSummary:
+    """Export ``account`` to ``--out`` as given: an S3 URL or an encrypted archive through
+    :func:`export_to`, else the folder or ``NAME.zip`` at that path."""
+    from offboard.storage import is_s3_url, open_destination, split_archive_url
+
+    if is_s3_url(out_text) or recipients:
+        assert archive is not None, "an S3 destination or an encrypted one takes an archive"
+        folder, name = split_archive_url(out_text)
+        destination = open_destination(folder)
+        return export_to(
+            source,
+            account,
+            destination,
+            name,
+            options,
+            archive,
+            progress,
+            recipients,
+            resume,
+            **store_options,
+        )
+    from offboard.pipeline import export_account
+
+    return export_account(source, account, Path(out_text), options, progress, archive, resume)
 
 
 def export_to(

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from offboard.accounting.fec_check import COLUMNS, check_file, luhn_valid
+from offboard.accounting.fec_check import check_file
+from offboard.accounting.fec_format import COLUMNS, luhn_valid
 from offboard.cli import cli
 from tests.manifests.conftest import Keys, make_keys, resign
 

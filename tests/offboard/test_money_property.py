@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from exporters.base import Table
 from manifests.verify.tables import check_csv
 from offboard.accounting.fec import write_fec
-from offboard.accounting.fec_check import parse_amount
+from offboard.accounting.fec_format import parse_amount
 from offboard.csvio import EXCEL_FR, STANDARD, Dialect
 from offboard.csvio.writer import CsvTableWriter
 from offboard.demo.facturx import cii_xml

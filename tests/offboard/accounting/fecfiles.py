@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from offboard.accounting.fec_check import COLUMNS
+from offboard.accounting.fec_format import COLUMNS
 
 #: a SIREN with a valid Luhn key, and one without
 SIREN = "805361474"

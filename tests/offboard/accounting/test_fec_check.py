@@ -7,14 +7,8 @@ from datetime import date
 
 import pytest
 
-from offboard.accounting.fec_check import (
-    COLUMNS,
-    FecChecker,
-    FecReport,
-    check_bytes,
-    luhn_valid,
-    parse_amount,
-)
+from offboard.accounting.fec_check import FecChecker, FecReport, check_bytes
+from offboard.accounting.fec_format import COLUMNS, luhn_valid, parse_amount
 
 from .fecfiles import BAD_SIREN, NAME, SIREN, column, data, rows
 

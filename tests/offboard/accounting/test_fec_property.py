@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from exporters.fec import FecExporter
 from offboard.accounting.fec import FiscalYear, write_fec
-from offboard.accounting.fec_check import COLUMNS, check_bytes
+from offboard.accounting.fec_check import check_bytes
+from offboard.accounting.fec_format import COLUMNS
 
 SIREN = "805361474"
 YEAR = FiscalYear("fy-1", SIREN, "2025-01-01", "2025-12-31", True)
