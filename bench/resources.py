@@ -18,9 +18,11 @@ Each command runs as a process of its own (`python -m offboard ...`), in offboar
 environment (.bench/product-venv, as bench/archive.py makes it). Its peak and the peak of every
 Python process it starts (the export's document worker, the verifier's) are each that
 process's own VmHWM, recorded by bench/peaks.py (not `ru_maxrss`, which Linux starts at the
-parent's peak). Reported per command: the main process, its largest child, the two together
-(each command runs one worker at a time: an upper bound of what they use at once) and the
-largest sum of their resident sets seen at one time (sampled every 0.1 s),
+parent's peak). Reported per command: the main process, its largest child, the two peaks
+summed (a loose upper bound of what they use at once: it adds peaks that never meet), what
+they use at once, at most (bench/peaks.py's bound by 0.1 s windows, whose peaks are read, not
+sampled: the figure the claim is judged on) and the largest sum of their resident sets seen at
+one time (sampled every 0.1 s, so it may miss a short peak),
 against the bound and against baselines of the same run: `python -c "import offboard.cli"`
 (the interpreter and offboard's command line), the same with the libraries the commands load
 (pyarrow, pikepdf, PDFium, ISA-L), and `sha256sum` of the 5 GB archive (reading it at all).
@@ -73,6 +75,7 @@ def _figures(p: Peaks) -> dict[str, Any]:
         "child_mb": p.child_mb,
         "children": p.children,
         "together_mb": p.together_mb,
+        "bound_mb": p.together_mb if p.bound_mb is None else p.bound_mb,
         "sampled_mb": p.sampled_mb or p.together_mb,
         "stdout": p.stdout,
     }
@@ -91,7 +94,7 @@ def measure_input(
     def row(label: str, results: list[dict[str, Any]], **facts: Any) -> dict[str, Any]:
         r: dict[str, Any] = {"input": name, "command": label, "runs": len(results), **facts}
         r["seconds"] = statistics.median(x["seconds"] for x in results)
-        for k in ("main_mb", "child_mb", "together_mb", "sampled_mb"):
+        for k in ("main_mb", "child_mb", "together_mb", "bound_mb", "sampled_mb"):
             r[k] = max(x.get(k) or 0 for x in results)
         rows.append(r)
         return r
@@ -170,26 +173,29 @@ def main() -> None:
 
 def report(rows: list[dict[str, Any]], base_mb: float) -> None:
     print(f"\nbound {LIMIT_MB} MB; baseline {base_mb:.0f} MB (python -c 'import offboard.cli')")
-    head = "| input | command | s | main MB | largest child MB | together MB | seen at once MB |"
-    print(head + " together / bound | together / baseline |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    head = "| input | command | s | main MB | largest child MB | peaks summed MB | at once MB |"
+    print(head + " seen at once MB | at once / bound | at once / baseline |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     over = []
     for r in rows:
         together = r["together_mb"]
-        mark = "" if together < LIMIT_MB else " **over**"
+        bound = r.get("bound_mb") or together
+        mark = "" if bound < LIMIT_MB else " **over**"
         if mark:
             over.append(f"{r['input']}: {r['command']}")
         child = r.get("child_mb")
         print(
             f"| {r['input']} | {r['command']} | {r['seconds']:.1f} | {r['main_mb']:.0f} | "
-            f"{'-' if not child else f'{child:.0f}'} | {together:.0f} | "
-            f"{r.get('sampled_mb') or together:.0f} | {together / LIMIT_MB:.2f}x{mark} | "
-            f"{together / base_mb:.1f}x |"
+            f"{'-' if not child else f'{child:.0f}'} | {together:.0f} | {bound:.0f} | "
+            f"{r.get('sampled_mb') or together:.0f} | {bound / LIMIT_MB:.2f}x{mark} | "
+            f"{bound / base_mb:.1f}x |"
         )
     print(
         "main: the command's process; largest child: its largest Python child (each its own "
-        "VmHWM); together: the two summed (one worker at a time: the bound of what they use at "
-        "once); seen at once: the largest sum of their resident sets sampled every 0.1 s"
+        "VmHWM); peaks summed: the two added; at once: what they use at once, at most (peaks "
+        "read in 0.1 s windows, a child counted with every window it was alive in, "
+        "bench/peaks.py); seen at once: the largest sum of their resident sets sampled every "
+        "0.1 s"
     )
     if over:
         print("past the bound: " + "; ".join(over))

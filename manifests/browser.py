@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -128,11 +129,26 @@ def _kind_label(kind: Any) -> str:
     return f'{_bi(*labels)} <code class="muted">{_e(kind)}</code>'
 
 
-def _data_block(data: dict[str, Any]) -> str:
-    """``data`` as the text of a ``<script type="application/json">`` element: compact JSON,
-    keys sorted, with ``<``, ``>`` and ``&`` (and the line separators) written as JSON escapes,
-    so that nothing inside can close the element or open a comment."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _data_block(data: dict[str, Iterable[Any]]) -> Iterator[str]:
+    """``data`` (lists, given as iterables) as the text of a ``<script type="application/json">``
+    element, a row at a time: compact JSON, keys sorted, with ``<``, ``>`` and ``&`` (and the
+    line separators) written as JSON escapes, so that nothing inside can close the element or
+    open a comment. The text is what ``json.dumps`` gives for the whole, made row by row so
+    that a part of 12,000 documents is never held as one text (it was, five times over:
+    20 MB at once)."""
+    yield "{"
+    for n, key in enumerate(sorted(data)):
+        yield f"{',' if n else ''}{_safe(_JSON.encode(key))}:["
+        for i, row in enumerate(data[key]):
+            yield ("," if i else "") + _safe(_JSON.encode(row))
+        yield "]"
+    yield "}"
+
+
+def _safe(text: str) -> str:
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -175,7 +191,10 @@ def render(meta: dict[str, Any], bag_name: str) -> bytes:
     """The ``index.html`` of the part whose parsed ``offboard.json`` is ``meta``, in the bag
     folder ``bag_name`` (``acc-0001``, ``acc-0001-part-002``): UTF-8 bytes, the same for the
     same arguments."""
-    return _Page(meta, bag_name).html().encode("utf-8", "backslashreplace")
+    out = io.BytesIO()
+    for piece in _Page(meta, bag_name).html():
+        out.write(piece.encode("utf-8", "backslashreplace"))
+    return out.getvalue()
 
 
 class _Page:
@@ -216,7 +235,8 @@ class _Page:
         return f"{self.stem}-part-{number:03d}"
 
     # -- sections --------------------------------------------------------------------------
-    def html(self) -> str:
+    def html(self) -> Iterator[str]:
+        """The page's text, in pieces (the data block a row at a time)."""
         name = self.account.get("name") or self.account.get("id")
         title = f"{_text(name)} — {_text(self.account.get('id'))} — offboard archive"
         body = "\n".join(
@@ -231,12 +251,7 @@ class _Page:
                 self.parts_section(),
             )
         )
-        data = {
-            "documents": self.document_rows(),
-            "files": self.file_rows(),
-            "problems": self.problem_rows(),
-        }
-        return (
+        yield (
             "<!DOCTYPE html>\n"
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
@@ -247,9 +262,15 @@ class _Page:
             f"<style>{_STYLE}</style>\n</head>\n<body>\n"
             f"{body}\n"
             '<script type="application/json" id="offboard-data">'
-            f"{_data_block(data)}</script>\n"
-            f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"
         )
+        yield from _data_block(
+            {
+                "documents": self.document_rows(),
+                "files": self.file_rows(),
+                "problems": self.problem_rows(),
+            }
+        )
+        yield f"</script>\n<script>{_SCRIPT}</script>\n</body>\n</html>\n"
 
     def header(self) -> str:
         m = self.meta
@@ -464,23 +485,19 @@ class _Page:
     def has_amounts(self) -> bool:
         return any(_amount(d) is not None for d in self.documents)
 
-    def document_rows(self) -> list[list[Any]]:
+    def document_rows(self) -> Iterator[list[Any]]:
         """[number, kind, date, party, amount, pages, link] per document of this part."""
-        rows = []
         for d in self.documents:
             path = d.get("path")
-            rows.append(
-                [
-                    _text(d.get("number")),
-                    _text(d.get("kind")),
-                    _text(d.get("date")),
-                    _text(d.get("party")),
-                    _amount(d),
-                    d.get("pages") if type(d.get("pages")) is int else _text(d.get("pages")),
-                    href(path) if isinstance(path, str) and path in self.here else None,
-                ]
-            )
-        return rows
+            yield [
+                _text(d.get("number")),
+                _text(d.get("kind")),
+                _text(d.get("date")),
+                _text(d.get("party")),
+                _amount(d),
+                d.get("pages") if type(d.get("pages")) is int else _text(d.get("pages")),
+                href(path) if isinstance(path, str) and path in self.here else None,
+            ]
 
     def bundles_section(self) -> str:
         if not self.bundles:

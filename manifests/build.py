@@ -60,6 +60,7 @@ from manifests.targets import LocalParts, PartTarget
 from manifests.zipfmt import ZipWriter
 from offboard import __version__
 from offboard.errors import OutputError
+from offboard.memory import release_free_memory
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
@@ -235,6 +236,7 @@ def _build(
             written = writer.write(payload, members, meta, summary, expected_hashes)
             result.part_bytes.append(written)
             result.archive_bytes += written
+            release_free_memory()  # what the part's tag files and listings took
         result.locations = target.commit()
     except BaseException:
         target.abort()

@@ -3,6 +3,7 @@ makes its shared sections' digest from it (:func:`manifests.metadata.shared_dige
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -19,38 +20,39 @@ def encode(metadata: dict[str, Any]) -> bytes:
     one element per line, each element written whole on its line (``", "`` between items,
     ``": "`` after keys). So every table, document, bundle, problem and ``parts.files`` entry
     is one line, and the whole file is made by the C encoder a line at a time, each line
-    encoded as it is made and the bytes joined once (joining text level by level copied a part
-    of 12,000 documents five times over: 37 MB at once).
+    encoded as it is made and written to one growing buffer, whose bytes are the result (no
+    copy: joining text level by level copied a part of 12,000 documents five times over, 37 MB
+    at once; joining its lines' bytes once, 17 MB).
     """
-    out: list[bytes] = []
+    out = io.BytesIO()
     _layout(metadata, "", out)
-    out.append(b"\n")
-    return b"".join(out)
+    out.write(b"\n")
+    return out.getvalue()
 
 
-def _layout(value: Any, indent: str, out: list[bytes]) -> None:
+def _layout(value: Any, indent: str, out: io.BytesIO) -> None:
     if type(value) is int:  # what the encoder would write, sooner
-        out.append(int.__repr__(value).encode("ascii"))
+        out.write(int.__repr__(value).encode("ascii"))
         return
     inner = indent + "  "
     if isinstance(value, dict) and value:
         for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"offboard.json keys are strings, not {key!r}")
-        out.append(b"{\n")
+        out.write(b"{\n")
         sep = b""
         for key in sorted(value):
-            out.append(sep + f"{inner}{_LINE.encode(key)}: ".encode())
+            out.write(sep + f"{inner}{_LINE.encode(key)}: ".encode())
             _layout(value[key], inner, out)
             sep = b",\n"
-        out.append(f"\n{indent}}}".encode())
+        out.write(f"\n{indent}}}".encode())
         return
     if isinstance(value, list) and value:
-        out.append(b"[\n")
+        out.write(b"[\n")
         sep = b""
         for item in value:
-            out.append(sep + f"{inner}{_LINE.encode(item)}".encode())
+            out.write(sep + f"{inner}{_LINE.encode(item)}".encode())
             sep = b",\n"
-        out.append(f"\n{indent}]".encode())
+        out.write(f"\n{indent}]".encode())
         return
-    out.append(_LINE.encode(value).encode())
+    out.write(_LINE.encode(value).encode())

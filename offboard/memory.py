@@ -1,4 +1,4 @@
-"""Process-wide allocator setting for the commands that read large archives.
+"""Process-wide allocator settings for the commands that read or write large archives.
 
 glibc's ``malloc`` serves a large block from a mapping of its own only while the block is
 larger than a threshold, and it raises that threshold (up to 32 MiB) each time such a block is
@@ -15,6 +15,7 @@ some thirty reads at a time, and the heap keeps what they leave); the bound come
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 #: glibc's ``mallopt`` parameter number for the mapping threshold
 _M_MMAP_THRESHOLD = -3
@@ -30,15 +31,36 @@ def hold_mmap_threshold(threshold: int = THRESHOLD) -> bool:
     global _held
     if _held:
         return True
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc("mallopt", "c_int", "c_int")
+    if mallopt is None:
         return False
+    _held = bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return _held
+
+
+def release_free_memory() -> bool:
+    """Give the free pages of the C heap back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere). True if some memory was released.
+
+    Called between stages that leave much freed memory behind: freed small blocks stay in the
+    heap for reuse, and the next stage's high-water mark counts them again. Measured on the
+    large demo account, at the start of the archive stage: 18 MB released.
+    """
+    trim = _glibc("malloc_trim", "c_size_t")
+    return trim is not None and bool(trim(0))
+
+
+def _glibc(name: str, *argtypes: str) -> Any:
+    """The C library's function ``name`` (taking ``argtypes``, ctypes' names; returning an
+    int), or None off Linux or when the library has none."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        function = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    _held = bool(mallopt(_M_MMAP_THRESHOLD, threshold))
-    return _held
+        return None
+    function.argtypes = [getattr(ctypes, t) for t in argtypes]
+    function.restype = ctypes.c_int
+    return function

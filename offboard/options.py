@@ -1,4 +1,4 @@
-"""Parsing of option values shared by commands: sizes and times."""
+"""Parsing of option values shared by commands: sizes and times; defaults they share."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from offboard.errors import ConfigError
+
+#: a bundled PDF part's size at most, MiB (``--bundle-size``). The document worker holds the
+#: pages of the part it builds until it writes it (qpdf copies their bytes as they are copied),
+#: about the part's size over its own 35 MB: at 32 MiB it stays under 100 MB beside an export of
+#: any size (at 200 MiB it reached 215 MB). A larger document is a part of its own, written from
+#: the document itself, never held (a 268 MB document: 44 MB).
+BUNDLE_CAP_MIB = 32
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)?\s*", re.IGNORECASE)
 _UNITS = {

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from offboard import staging
 from offboard.csvio.dialects import STANDARD, Dialect
 from offboard.errors import DocumentsIncomplete, OffboardError, OutputError
+from offboard.options import BUNDLE_CAP_MIB
 from offboard.summary import ExportSummary, KindResult, TableResult
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class ExportOptions:
     allow_missing_documents: bool = False
     overwrite: bool = False
     jobs: int = 2
-    bundle_cap_bytes: int = 200 * 1024**2
+    bundle_cap_bytes: int = BUNDLE_CAP_MIB * 1024**2
     #: documents larger than this are reported (``--max-document-size``), not loaded
     max_document_bytes: int = 50 * 1000 * 1000
     #: per kind, the options of the files it writes of its own (``--fec-encoding`` gives
@@ -159,7 +160,9 @@ def export_account(
             staging.publish(stage, out)
         else:
             from manifests.build import build_archive
+            from offboard.memory import release_free_memory
 
+            release_free_memory()  # what the table tasks freed, before the archive's peak
             if progress is not None:
                 progress(ARCHIVE_STAGE, 0, False)
             summary.archive = build_archive(

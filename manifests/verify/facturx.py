@@ -145,8 +145,8 @@ def check_rows(
 ) -> list[P.Problem]:
     """The recorded values of ``documents`` against their rows of the CSV ``table_path``
     (streamed as ``chunks``; None when the archive does not hold it)."""
-    from offboard.facturx.checks import XML_CODES, compare_row, issues_of, unpack_values
-    from offboard.facturx.rows import read_rows
+    from offboard.facturx.checks import XML_CODES, issues_of
+    from offboard.facturx.rows import row_issues
 
     checked = {
         str(d.get("record_id")): d
@@ -164,13 +164,15 @@ def check_rows(
             )
         ]
     try:
-        rows = read_rows(chunks, csv, set(checked))
+        differences = row_issues(
+            chunks, csv, {i: d["facturx"]["checked"] for i, d in checked.items()}
+        )
     except ValueError as exc:
         return [P.FacturxMismatch(table_path, f"factur-x: cannot read the rows: {exc}")]
     out: list[P.Problem] = []
     for record_id, doc in checked.items():
         entry = doc["facturx"]
-        issues = compare_row(unpack_values(entry["checked"]) or {}, rows.get(record_id))
+        issues = differences.get(record_id, [])
         recorded = issues_of(entry) - XML_CODES
         found = {i.code for i in issues}
         for issue in issues:

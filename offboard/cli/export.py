@@ -33,6 +33,7 @@ from offboard.cli.storage_options import (
     store_kwargs,
 )
 from offboard.errors import ConfigError
+from offboard.options import BUNDLE_CAP_MIB
 
 if TYPE_CHECKING:
     from offboard.documents.sandbox import DocumentLimits
@@ -173,7 +174,7 @@ def demo(
 @click.option(
     "--bundle-size",
     type=click.IntRange(1),
-    default=200,
+    default=BUNDLE_CAP_MIB,
     show_default=True,
     metavar="MB",
     help="Start a new bundled PDF above this size.",

@@ -24,6 +24,7 @@ from offboard.facturx import OPTIONAL, REQUIRED
 from offboard.facturx.checks import Finding
 from offboard.facturx.checks import record as facturx_record
 from offboard.fsutil import temp_name
+from offboard.options import BUNDLE_CAP_MIB
 from offboard.sources.base import DocumentRef, DocumentUnavailable
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def export_documents(
     root: Path,
     kind: str,
     *,
-    bundle_cap_bytes: int = 200 * 1024**2,
+    bundle_cap_bytes: int = BUNDLE_CAP_MIB * 1024**2,
     progress: Callable[[int], None] | None = None,
     spool: DocumentSpool | None = None,
     facturx: str | None = None,

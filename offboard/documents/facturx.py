@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offboard.documents.model import DocumentProblem
-from offboard.facturx.checks import Issue, add_issues, compare_row, unpack_values
-from offboard.facturx.rows import TABLE, read_rows
+from offboard.facturx.checks import Issue, add_issues
+from offboard.facturx.rows import TABLE, row_issues
 
 if TYPE_CHECKING:
     from manifests.pack import Pack
@@ -28,7 +28,7 @@ CHUNK = 1 << 20
 
 
 def csv_dialect(dialect: Dialect) -> dict[str, Any]:
-    """The dialect as ``offboard.json`` records it (what :func:`read_rows` takes)."""
+    """The dialect as ``offboard.json`` records it (what :func:`row_issues` takes)."""
     return {
         "delimiter": dialect.delimiter,
         "decimal_point": "," if dialect.decimal_comma else ".",
@@ -46,17 +46,13 @@ def check_rows(stage: Path, pack: Pack | None, summary: ExportSummary, dialect: 
         table = next((t for t in k.tables if t.table == TABLE), None)
         if not checked or table is None:
             continue
-        rows = read_rows(
-            _chunks(stage, pack, table.path),
-            csv_dialect(dialect),
-            {d.record_id for d in checked},
-        )
+        packed = {d.record_id: d.facturx["checked"] for d in checked if d.facturx}
+        found = row_issues(_chunks(stage, pack, table.path), csv_dialect(dialect), packed)
         for d in checked:
-            assert d.facturx is not None
-            values = unpack_values(d.facturx["checked"]) or {}
-            issues: list[Issue] = compare_row(values, rows.get(d.record_id))
+            issues: list[Issue] = found.get(d.record_id, [])
             if not issues:
                 continue
+            assert d.facturx is not None
             add_issues(d.facturx, {i.code for i in issues})
             for issue in issues:
                 docs.problems.append(DocumentProblem(k.kind, d.record_id, d.number, issue.problem))

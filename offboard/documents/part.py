@@ -3,7 +3,8 @@ in process and by the sandboxed document worker, :mod:`offboard.documents.worker
 
 Memory. pikepdf opens every file with qpdf's "immediate copy" setting: copying a page into
 another PDF copies its objects and its streams' bytes at once, so a part holds its pages' bytes
-until it is written (a part filled to the 200 MiB cap: about 220 MB), while a source, once
+until it is written (a part filled to a 200 MiB cap: about 220 MB; the default cap is 32 MiB,
+:data:`offboard.options.BUNDLE_CAP_MIB`), while a source, once
 copied, is no longer needed and is closed at once (250 pages of the demo's invoices: 64 MB
 instead of 92). A part of *one* document is not copied at all: the document is read through
 when it comes (every object its pages reach is resolved and every stream's bytes read, as a

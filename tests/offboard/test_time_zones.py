@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -116,6 +117,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "backup-now": jobs.submit(across, "spring", "backup", [*backup, "--accounts", "all"]),
     }
     jobs.pool.shutdown(wait=True, cancel_futures=True)
+    shutil.rmtree(root, ignore_errors=True)  # some 600 MB, not kept to the end of the run
 
 
 def members(archive: Path) -> dict[str, bytes]:

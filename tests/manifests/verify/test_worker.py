@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,11 +84,19 @@ def test_worker_and_in_process_find_the_same_problems(
     assert seen >= 9
 
 
+@pytest.mark.parametrize("line", [worker.WORK_LINE, 1, 3])
 @pytest.mark.parametrize("mode", ["crash", "crash-early", "garbage"])
 def test_a_fault_of_the_pdf_engine_is_contained(
-    signed: tuple[Path, Keys], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    signed: tuple[Path, Keys],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    line: int,
 ) -> None:
+    """Whether the work comes in one line or in lines of one or three items, the fault is
+    the target's, and the rest is checked after it (by a worker started in careful mode)."""
     path, keys = signed
+    monkeypatch.setattr(worker, "WORK_LINE", line)
     docs = pdf_members(path)
     target = docs[1][0].split("/", 1)[1]
     # another document is tampered with: it must still be found after the fault
@@ -161,3 +170,21 @@ def test_the_worker_reads_the_file_the_verifier_opened(
 
     monkeypatch.setattr(w.DocWorker, "_spawn", spawn_then_swap)
     assert report(copy, keys, use_worker=True) == []
+
+
+def test_a_worker_that_is_done_exits_on_its_own(
+    signed: tuple[Path, Keys], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once it has reported the end of its work, the worker is given time to exit (status 0),
+    not killed."""
+    path, keys = signed
+    ended: list[tuple[float, int | None]] = []
+    real = worker._stop
+
+    def spy(proc: Any, grace: float = 0.0) -> None:
+        real(proc, grace)
+        ended.append((grace, proc.returncode))
+
+    monkeypatch.setattr(worker, "_stop", spy)
+    assert report(path, keys, use_worker=True) == []
+    assert ended and all(grace > 0 and code == 0 for grace, code in ended), ended
