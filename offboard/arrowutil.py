@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+import time
 
 import pyarrow as pa
 
@@ -50,3 +52,33 @@ def lean_memory_pool() -> None:
     """
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         pa.set_memory_pool(pa.system_memory_pool())
+
+
+def references(obj: object) -> int:
+    """How many references to ``obj`` there are, for :func:`let_go` (call both alike)."""
+    return sys.getrefcount(obj)
+
+
+def let_go(obj: object, before: int, timeout: float = 0.5) -> bool:
+    """Wait, up to ``timeout`` seconds, until Arrow's threads hold no reference to ``obj`` (a
+    file Arrow read), ``before`` being :func:`references` of it before Arrow was given it. True
+    if they let go.
+
+    Arrow's CSV reader reads a Python file on its own I/O threads, and the last of their tasks
+    may let go of the file after the reader itself is gone, dropping its reference on that
+    thread. Were that to happen while the interpreter shuts down, the thread, refused the
+    interpreter, would be ended in the middle of C++ code and the process would abort
+    ("terminate called without an active exception", seen once at the end of ``offboard
+    verify``). So a reader that has read a Python file to its end drops its reader, then waits
+    here, and the file is let go before it returns. (Not after an error: Arrow may then still
+    hold reads queued, and the file, until the process ends.)
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    # this frame's own reference (``obj``) is one more than the caller's count had
+    while references(obj) > before + 1:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    return True

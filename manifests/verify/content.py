@@ -104,7 +104,7 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from offboard.arrowutil import lean_memory_pool, string_scalar
+    from offboard.arrowutil import lean_memory_pool, let_go, references, string_scalar
     from offboard.csvio.cells import restore_cell
 
     lean_memory_pool()
@@ -128,6 +128,8 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     )
     totals: dict[str, dict[str, Decimal]] = {c: {} for c in money}
     records = 0
+    held = references(stream)
+    reader: Any = None
     try:
         reader = pacsv.open_csv(
             pa.PythonFile(stream, mode="r"),
@@ -159,6 +161,8 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
         if stream.error is not None:
             raise stream.error from None
         raise ValueError(str(exc).splitlines()[0][:300]) from None
+    reader = None
+    let_go(stream, held)  # read to its end: Arrow's threads let go of it here, not at exit
     header = stream.first_line if stream.first_line is not None else stream._head
     # Arrow's writer quotes every header name
     names = (f'"{c["name"]}"' for c in table.get("columns", []))

@@ -131,7 +131,7 @@ def iter_rows(
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from offboard.arrowutil import strings
+    from offboard.arrowutil import let_go, references, strings
     from offboard.csvio.cells import restore_cell
 
     wanted = [KEY, KIND_COLUMN, *ROW_COLUMNS]
@@ -148,6 +148,8 @@ def iter_rows(
         return
     keys = strings(sorted(ids))  # pa.array would import pandas (see offboard.arrowutil)
     stream = _Chunks(iter(chunks), bool(csv.get("bom")))
+    held = references(stream)
+    reader: Any = None
     try:
         reader = pacsv.open_csv(
             pa.PythonFile(stream, mode="r"),
@@ -173,3 +175,5 @@ def iter_rows(
                 yield str(row[KEY]), row
     except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise ValueError(str(exc).splitlines()[0][:300]) from None
+    reader = None
+    let_go(stream, held)  # read to its end: Arrow's threads let go of it here, not at exit

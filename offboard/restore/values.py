@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from offboard.arrowutil import let_go, references
 from offboard.errors import RecordError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def read_csv(
     import pyarrow.csv as pacsv
 
     names = spec.column_names
+    held = references(stream)
     try:
         reader = pacsv.open_csv(
             stream,
@@ -83,6 +85,8 @@ def read_csv(
         yield from reader
     except pa.ArrowInvalid as exc:
         raise RecordError(f"{path}: not a CSV file offboard wrote: {_first_line(exc)}") from exc
+    del reader
+    let_go(stream, held)  # read to its end: Arrow's threads let go of it here, not at exit
 
 
 class Decoder:
