@@ -163,6 +163,7 @@ def build_archive(
     """Write the export folder ``stage`` (with the documents of ``spool`` and the CSV files of
     ``pack``) as the archive ``out`` (or its parts)."""
     started = time.perf_counter()
+    release_free_memory()  # what the table tasks freed, before the archive's peak
     with _gc_paused():
         result = _build(stage, summary, exporters, dialect, out, options, spool, pack)
     result.seconds = time.perf_counter() - started

@@ -160,9 +160,7 @@ def export_account(
             staging.publish(stage, out)
         else:
             from manifests.build import build_archive
-            from offboard.memory import release_free_memory
 
-            release_free_memory()  # what the table tasks freed, before the archive's peak
             if progress is not None:
                 progress(ARCHIVE_STAGE, 0, False)
             summary.archive = build_archive(
