@@ -129,7 +129,6 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
     totals: dict[str, dict[str, Decimal]] = {c: {} for c in money}
     records = 0
     held = references(stream)
-    reader: Any = None
     try:
         reader = pacsv.open_csv(
             pa.PythonFile(stream, mode="r"),
@@ -161,7 +160,7 @@ def count_csv(stream: HashingStream, table: dict[str, Any], csv: dict[str, Any])
         if stream.error is not None:
             raise stream.error from None
         raise ValueError(str(exc).splitlines()[0][:300]) from None
-    reader = None
+    del reader
     let_go(stream, held)  # read to its end: Arrow's threads let go of it here, not at exit
     header = stream.first_line if stream.first_line is not None else stream._head
     # Arrow's writer quotes every header name

@@ -149,7 +149,6 @@ def iter_rows(
     keys = strings(sorted(ids))  # pa.array would import pandas (see offboard.arrowutil)
     stream = _Chunks(iter(chunks), bool(csv.get("bom")))
     held = references(stream)
-    reader: Any = None
     try:
         reader = pacsv.open_csv(
             pa.PythonFile(stream, mode="r"),
@@ -175,5 +174,5 @@ def iter_rows(
                 yield str(row[KEY]), row
     except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise ValueError(str(exc).splitlines()[0][:300]) from None
-    reader = None
+    del reader
     let_go(stream, held)  # read to its end: Arrow's threads let go of it here, not at exit
